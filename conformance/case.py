@@ -1,0 +1,198 @@
+"""The canonical case: one transposed convolution, in the suite's single convention (DESIGN.md section 2).
+
+Channels-first input ``(N, C_in, *spatial)``, weight ``(C_in, C_out // groups, *kernel)``, padding as
+forward-convolution ``(begin, end)`` crops per axis, output_padding appended at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from reference.geometry import Geometry, geometry, padding_pairs, per_axis
+
+# Short codes used in ids, keyed by NumPy dtype name.
+DTYPE_CODES = {"float64": "f64", "float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+_DTYPES_BY_CODE = {code: name for name, code in DTYPE_CODES.items()}
+
+_ID_PATTERN = re.compile(
+    r"^(?P<rank>[123])d"
+    r"-n(?P<batch>\d+)"
+    r"-ci(?P<in_channels>\d+)"
+    r"-co(?P<out_channels>\d+)"
+    r"-i(?P<input_size>\d+(?:x\d+)*)"
+    r"-g(?P<groups>\d+)"
+    r"-k(?P<kernel>\d+(?:x\d+)*)"
+    r"-s(?P<stride>\d+(?:x\d+)*)"
+    r"-p(?P<padding>\d+\.\d+(?:x\d+\.\d+)*)"
+    r"-op(?P<output_padding>\d+(?:x\d+)*)"
+    r"-d(?P<dilation>\d+(?:x\d+)*)"
+    r"-(?P<bias>b|nb)"
+    r"-(?P<dtype>" + "|".join(_DTYPES_BY_CODE) + r")$"
+)
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype for a case dtype name; bfloat16 comes from ml_dtypes."""
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError as error:
+            raise RuntimeError("dtype bfloat16 needs the ml_dtypes package") from error
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split("x"))
+
+
+def _joined(values) -> str:
+    return "x".join(str(v) for v in values)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One transposed convolution to run everywhere. Validated at construction; ``id`` is stable.
+
+    Per-axis fields accept the reference's argument forms (an int for every axis, one int per axis,
+    or for padding one (begin, end) pair per axis) and are stored as tuples; the rank comes from
+    ``input_size``.
+    """
+
+    input_size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    batch: int = 1
+    in_channels: int = 1
+    out_channels: int = 1
+    groups: int = 1
+    stride: tuple[int, ...] = 1
+    padding: tuple[tuple[int, int], ...] = 0
+    output_padding: tuple[int, ...] = 0
+    dilation: tuple[int, ...] = 1
+    bias: bool = False
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if isinstance(self.input_size, int) or not 1 <= len(self.input_size) <= 3:
+            raise ValueError(f"input_size needs one int per spatial axis (1, 2 or 3 axes), got {self.input_size!r}")
+        rank = len(self.input_size)
+        object.__setattr__(self, "input_size", per_axis("input_size", self.input_size, rank))
+        for name in ("kernel", "stride", "output_padding", "dilation"):
+            object.__setattr__(self, name, per_axis(name, getattr(self, name), rank))
+        object.__setattr__(self, "padding", padding_pairs(self.padding, rank))
+        if self.out_channels < 1 or self.out_channels % max(self.groups, 1):
+            raise ValueError(
+                f"out_channels ({self.out_channels}) must be a positive multiple of groups ({self.groups})"
+            )
+        if self.dtype not in DTYPE_CODES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPE_CODES)}, got {self.dtype!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+        # The reference's own rules, with the reference's messages; kept because shapes derive from it.
+        object.__setattr__(
+            self,
+            "_geometry",
+            geometry(
+                self.input_shape,
+                self.weight_shape,
+                stride=self.stride,
+                padding=self.padding,
+                output_padding=self.output_padding,
+                dilation=self.dilation,
+                groups=self.groups,
+            ),
+        )
+
+    @property
+    def rank(self) -> int:
+        return len(self.input_size)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.in_channels, *self.input_size)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return (self.in_channels, self.out_channels // max(self.groups, 1), *self.kernel)
+
+    @property
+    def geometry(self) -> Geometry:
+        return self._geometry
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.geometry.output_shape
+
+    @property
+    def id(self) -> str:
+        pads = "x".join(f"{begin}.{end}" for begin, end in self.padding)
+        return "-".join(
+            [
+                f"{self.rank}d",
+                f"n{self.batch}",
+                f"ci{self.in_channels}",
+                f"co{self.out_channels}",
+                f"i{_joined(self.input_size)}",
+                f"g{self.groups}",
+                f"k{_joined(self.kernel)}",
+                f"s{_joined(self.stride)}",
+                f"p{pads}",
+                f"op{_joined(self.output_padding)}",
+                f"d{_joined(self.dilation)}",
+                "b" if self.bias else "nb",
+                DTYPE_CODES[self.dtype],
+            ]
+        )
+
+    @classmethod
+    def from_id(cls, case_id: str) -> Case:
+        match = _ID_PATTERN.match(case_id)
+        if match is None:
+            raise ValueError(f"not a case id: {case_id!r}")
+        fields = match.groupdict()
+        case = cls(
+            batch=int(fields["batch"]),
+            in_channels=int(fields["in_channels"]),
+            out_channels=int(fields["out_channels"]),
+            input_size=_ints(fields["input_size"]),
+            kernel=_ints(fields["kernel"]),
+            stride=_ints(fields["stride"]),
+            padding=tuple(_ints(pair.replace(".", "x")) for pair in fields["padding"].split("x")),
+            output_padding=_ints(fields["output_padding"]),
+            dilation=_ints(fields["dilation"]),
+            groups=int(fields["groups"]),
+            bias=fields["bias"] == "b",
+            dtype=_DTYPES_BY_CODE[fields["dtype"]],
+        )
+        if case.rank != int(fields["rank"]):
+            raise ValueError(f"case id {case_id!r} says {fields['rank']}d but has {case.rank} spatial axes")
+        return case
+
+    def fields(self) -> dict:
+        """The case as plain JSON-ready data (tuples become lists)."""
+        return asdict(self)
+
+
+def seed_of(case: Case) -> int:
+    """A seed derived from the id alone, so every machine draws the same inputs for the same case."""
+    return int.from_bytes(hashlib.sha256(case.id.encode()).digest()[:8], "little")
+
+
+def make_inputs(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Deterministic x, w, bias in the case's dtype and canonical layout.
+
+    Uniform in [-1, 1) (weights scaled by 1/sqrt(fan-in)), so values are random and asymmetric and
+    every output stays far below float16's limit. Drawn in float64 and rounded once to the dtype:
+    the reference then computes on exactly the values the framework sees.
+    """
+    rng = np.random.default_rng(seed_of(case))
+    fan_in = case.in_channels // case.groups * int(np.prod(case.kernel))
+    dtype = numpy_dtype(case.dtype)
+    x = rng.uniform(-1.0, 1.0, case.input_shape).astype(dtype)
+    w = (rng.uniform(-1.0, 1.0, case.weight_shape) / np.sqrt(fan_in)).astype(dtype)
+    bias = rng.uniform(-0.5, 0.5, case.out_channels).astype(dtype) if case.bias else None
+    return x, w, bias
