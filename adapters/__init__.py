@@ -1,0 +1,87 @@
+"""Adapters: one module per framework, translating a canonical case into the framework's own call.
+
+An adapter is any object with
+
+- ``name``: a short unique name (``"torch"``, ``"onnxruntime-cuda"``, ``"my-npu"``);
+- ``run(case, x, w, bias) -> array``: x, w, bias are NumPy arrays in the canonical layout and the
+  case's dtype; it returns the framework's output in the canonical layout ``(N, C_out, *spatial)``,
+  or raises ``Unsupported(reason)`` when the case cannot be expressed in the framework's API.
+
+and optionally ``framework`` (the marker name; defaults to ``name``), ``device`` (default ``"cpu"``),
+``availability()`` (None when it can run here, else the reason; default available),
+``versions()`` (dict of package -> version; default ``{}``), ``precision()`` (dict of precision
+settings), and ``repro(case)`` (a few lines of plain framework code reproducing the output).
+
+An adapter only converts layouts: it never slices, pads, casts back or rounds the framework's output
+to make it match.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# Built-in adapters by name; anything else is loaded as "package.module:Attribute".
+BUILTIN = {
+    "torch": "adapters.pytorch:TorchCPU",
+    "torch-cuda": "adapters.pytorch:TorchCUDA",
+    "onnxruntime": "adapters.onnx_runtimes:OnnxRuntimeCPU",
+    "onnxruntime-cuda": "adapters.onnx_runtimes:OnnxRuntimeCUDA",
+    "onnx-reference": "adapters.onnx_runtimes:OnnxReference",
+}
+CPU_ADAPTERS = ("torch", "onnxruntime", "onnx-reference")
+
+
+class Unsupported(Exception):
+    """The case cannot be expressed in this framework's API; the message says why."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+def load(spec: str):
+    """An adapter instance from a built-in name or an import path ``module:Attribute``.
+
+    The attribute may be a class (instantiated without arguments) or a ready instance.
+    """
+    path = BUILTIN.get(spec, spec)
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(
+            f"unknown adapter {spec!r}: use one of {sorted(BUILTIN)} or an import path 'package.module:ClassName'"
+        )
+    target = getattr(importlib.import_module(module_name), attribute)
+    adapter = target() if isinstance(target, type) else target
+    for required in ("name", "run"):
+        if not hasattr(adapter, required):
+            raise TypeError(f"adapter {spec!r} has no {required!r}; an adapter needs name and run(case, x, w, bias)")
+    return adapter
+
+
+def framework(adapter) -> str:
+    return getattr(adapter, "framework", adapter.name)
+
+
+def device(adapter) -> str:
+    return getattr(adapter, "device", "cpu")
+
+
+def availability(adapter) -> str | None:
+    """None when the adapter can run here, else the reason it cannot."""
+    check = getattr(adapter, "availability", None)
+    return check() if check else None
+
+
+def versions(adapter) -> dict:
+    report = getattr(adapter, "versions", None)
+    return dict(report()) if report else {}
+
+
+def precision(adapter) -> dict:
+    report = getattr(adapter, "precision", None)
+    return dict(report()) if report else {}
+
+
+def repro(adapter, case) -> str | None:
+    make = getattr(adapter, "repro", None)
+    return make(case) if make else None

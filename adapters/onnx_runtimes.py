@@ -1,0 +1,180 @@
+"""ONNX ``ConvTranspose`` as a one-node model, run by onnxruntime (one adapter per execution provider)
+and by ``onnx.reference.ReferenceEvaluator``.
+
+Facts (ONNX operator spec, ConvTranspose): weight ``(C, M // group, *k)``, the canonical layout;
+``pads`` = all begins then all ends, the forward-convolution padding cropped from the full output;
+``output_padding`` appended at the end; bias ``(M,)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters import Unsupported
+from adapters.snippets import input_lines
+from conformance.case import Case
+
+# IR version 10 is the one that introduced opset 22; onnx 1.23 would stamp 14, newer than onnxruntime 1.31 reads.
+IR_VERSION = 10
+OPSET = 22  # the newest ConvTranspose schema (adds bfloat16 to its types) that onnx 1.23 and onnxruntime 1.31 know
+
+_ELEMENT_TYPES = {"float64": "DOUBLE", "float32": "FLOAT", "float16": "FLOAT16", "bfloat16": "BFLOAT16"}
+
+
+def node_attributes(case: Case) -> dict:
+    return {
+        "kernel_shape": list(case.kernel),
+        "strides": list(case.stride),
+        "pads": [begin for begin, _ in case.padding] + [end for _, end in case.padding],
+        "output_padding": list(case.output_padding),
+        "dilations": list(case.dilation),
+        "group": case.groups,
+    }
+
+
+def build_model(case: Case):
+    """The checked one-node ONNX model computing the case: inputs X, W (and B), output Y."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    element = getattr(TensorProto, _ELEMENT_TYPES[case.dtype])
+    inputs = [
+        helper.make_tensor_value_info("X", element, list(case.input_shape)),
+        helper.make_tensor_value_info("W", element, list(case.weight_shape)),
+    ]
+    if case.bias:
+        inputs.append(helper.make_tensor_value_info("B", element, [case.out_channels]))
+    node = helper.make_node("ConvTranspose", [i.name for i in inputs], ["Y"], **node_attributes(case))
+    # The output's rank only: its sizes are for the runtime to compute, not for this suite to suggest.
+    output = helper.make_tensor_value_info("Y", element, [None] * (case.rank + 2))
+    graph = helper.make_graph([node], "conv_transpose", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _feeds(x, w, bias) -> dict:
+    feeds = {"X": x, "W": w}
+    if bias is not None:
+        feeds["B"] = bias
+    return feeds
+
+
+def _model_lines(case: Case) -> list[str]:
+    element = _ELEMENT_TYPES[case.dtype]
+    names = ["X", "W"] + (["B"] if case.bias else [])
+    shapes = [list(case.input_shape), list(case.weight_shape)] + ([[case.out_channels]] if case.bias else [])
+    return [
+        "from onnx import TensorProto, helper",
+        f"inputs = [helper.make_tensor_value_info(n, TensorProto.{element}, s) for n, s in {list(zip(names, shapes))}]",
+        f"node = helper.make_node('ConvTranspose', {names}, ['Y'], **{node_attributes(case)})",
+        f"output = helper.make_tensor_value_info('Y', TensorProto.{element}, {[None] * (case.rank + 2)})",
+        "graph = helper.make_graph([node], 'conv_transpose', inputs, [output])",
+        f"model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', {OPSET})], ir_version={IR_VERSION})",
+        "feeds = {'X': x, 'W': w}" + (" | {'B': bias}" if case.bias else ""),
+    ]
+
+
+class OnnxRuntime:
+    """One execution provider of onnxruntime; subclasses name the provider."""
+
+    framework = "onnxruntime"
+    provider = "CPUExecutionProvider"
+
+    def availability(self) -> str | None:
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime
+        except ImportError as error:
+            return f"onnxruntime or onnx is not importable: {error}"
+        if self.provider not in onnxruntime.get_available_providers():
+            return (
+                f"{self.provider} is not among onnxruntime {onnxruntime.__version__}'s providers "
+                f"{onnxruntime.get_available_providers()}"
+            )
+        return None
+
+    def versions(self) -> dict:
+        import onnx
+        import onnxruntime
+
+        return {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "opset": str(OPSET), "ir_version": str(IR_VERSION)}
+
+    def precision(self) -> dict:
+        return {"provider": self.provider, "graph_optimization_level": "ORT_ENABLE_ALL (default)"}
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            session = onnxruntime.InferenceSession(
+                build_model(case).SerializeToString(), options, providers=[self.provider]
+            )
+        except Exception as error:  # onnxruntime raises its own classes for a missing kernel
+            if "NOT_IMPLEMENTED" in str(error):
+                raise Unsupported(
+                    f"onnxruntime {onnxruntime.__version__} has no ConvTranspose kernel for {case.dtype} on "
+                    f"{self.provider}: {error}"
+                ) from error
+            raise
+        return session.run(None, _feeds(x, w, bias))[0]
+
+    def repro(self, case: Case) -> str:
+        return "\n".join(
+            input_lines(case)
+            + _model_lines(case)
+            + [
+                "import onnxruntime",
+                f"session = onnxruntime.InferenceSession(model.SerializeToString(), providers=[{self.provider!r}])",
+                "y = session.run(None, feeds)[0]",
+                "print(y.shape, y)",
+            ]
+        )
+
+
+class OnnxRuntimeCPU(OnnxRuntime):
+    name = "onnxruntime"
+    device = "cpu"
+    provider = "CPUExecutionProvider"
+
+
+class OnnxRuntimeCUDA(OnnxRuntime):
+    name = "onnxruntime-cuda"
+    device = "cuda"
+    provider = "CUDAExecutionProvider"
+
+
+class OnnxReference:
+    name = "onnx-reference"
+    framework = "onnx_reference"
+    device = "cpu"
+
+    def availability(self) -> str | None:
+        try:
+            import onnx.reference  # noqa: F401
+        except ImportError as error:
+            return f"onnx is not importable: {error}"
+        return None
+
+    def versions(self) -> dict:
+        import onnx
+
+        return {"onnx": onnx.__version__, "opset": str(OPSET)}
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        from onnx.reference import ReferenceEvaluator
+
+        return ReferenceEvaluator(build_model(case)).run(None, _feeds(x, w, bias))[0]
+
+    def repro(self, case: Case) -> str:
+        return "\n".join(
+            input_lines(case)
+            + _model_lines(case)
+            + [
+                "from onnx.reference import ReferenceEvaluator",
+                "y = ReferenceEvaluator(model).run(None, feeds)[0]",
+                "print(y.shape, y)",
+            ]
+        )

@@ -1,0 +1,152 @@
+"""PyTorch: ``torch.nn.functional.conv_transpose{1,2,3}d``.
+
+Facts (PyTorch docs, ConvTranspose2d and conv_transpose2d): weight ``(C_in, C_out // groups, *k)``,
+the canonical layout; integer ``padding`` p crops p at both ends of an axis (no asymmetric form, no
+string padding for transposed convolution); ``output_padding`` is appended at the end and must be
+smaller than either the stride or the dilation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters import Unsupported
+from adapters.snippets import input_lines
+from conformance.case import Case
+
+FACTS = {
+    "weight_layout": "(C_in, C_out // groups, *kernel)",
+    "padding": "one int per axis, cropped at both ends",
+    "output_padding_rule": "output_padding < stride or output_padding < dilation",
+}
+
+_TORCH_DTYPES = ("float64", "float32", "float16", "bfloat16")
+
+
+def symmetric_padding(case: Case) -> tuple[int, ...]:
+    """torch's per-axis padding for the case, or Unsupported when a pair is asymmetric."""
+    if any(begin != end for begin, end in case.padding):
+        raise Unsupported(
+            f"torch conv_transpose takes one padding per axis, cropped at both ends; "
+            f"asymmetric (begin, end) pads {case.padding} cannot be expressed"
+        )
+    return tuple(begin for begin, _ in case.padding)
+
+
+class TorchCPU:
+    name = "torch"
+    framework = "torch"
+    device = "cpu"
+
+    def availability(self) -> str | None:
+        try:
+            import torch  # noqa: F401
+        except ImportError as error:
+            return f"torch is not importable: {error}"
+        return None
+
+    def versions(self) -> dict:
+        import torch
+
+        return {"torch": torch.__version__}
+
+    def precision(self) -> dict:
+        import torch
+
+        return {
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "threads": torch.get_num_threads(),
+        }
+
+    def _tensor(self, array: np.ndarray):
+        import torch
+
+        if array.dtype.name == "bfloat16":  # NumPy has no bfloat16: move the bits, not the values
+            return torch.from_numpy(array.view(np.int16).copy()).view(torch.bfloat16).to(self.device)
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+
+    def _array(self, tensor) -> np.ndarray:
+        import torch
+
+        tensor = tensor.detach().cpu()
+        if tensor.dtype == torch.bfloat16:
+            import ml_dtypes
+
+            return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+        return tensor.numpy()
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        import torch
+
+        padding = symmetric_padding(case)
+        function = getattr(torch.nn.functional, f"conv_transpose{case.rank}d")
+        with torch.no_grad():
+            out = function(
+                self._tensor(x),
+                self._tensor(w),
+                None if bias is None else self._tensor(bias),
+                stride=case.stride,
+                padding=padding,
+                output_padding=case.output_padding,
+                groups=case.groups,
+                dilation=case.dilation,
+            )
+        return self._array(out)
+
+    def repro(self, case: Case) -> str:
+        try:
+            padding = symmetric_padding(case)
+        except Unsupported as unsupported:
+            return f"# not expressible in torch: {unsupported}"
+        to_tensor = (
+            "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
+            if case.dtype == "bfloat16"
+            else "torch.from_numpy"
+        )
+        lines = input_lines(case) + [
+            "import torch",
+            f"t = {to_tensor}",
+            f"y = torch.nn.functional.conv_transpose{case.rank}d(",
+            f"    t(x).to({self.device!r}), t(w).to({self.device!r}), "
+            + ("t(bias).to(" + repr(self.device) + ")," if case.bias else "None,"),
+            f"    stride={case.stride}, padding={padding}, output_padding={case.output_padding},",
+            f"    groups={case.groups}, dilation={case.dilation})",
+            "print(y.shape, y)",
+        ]
+        return "\n".join(lines)
+
+
+class TorchCUDA(TorchCPU):
+    name = "torch-cuda"
+    device = "cuda"
+
+    def availability(self) -> str | None:
+        reason = super().availability()
+        if reason:
+            return reason
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"CUDA is not available to torch {torch.__version__} (torch.cuda.is_available() is False)"
+        # TF32 would silently compute float32 cases at ~10-bit precision: keep it off and say so.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        return None
+
+    def versions(self) -> dict:
+        import torch
+
+        found = {"torch": torch.__version__, "cuda": str(torch.version.cuda)}
+        if torch.cuda.is_available():
+            found["device"] = torch.cuda.get_device_name(0)
+            found["cudnn"] = str(torch.backends.cudnn.version())
+        return found
+
+    def precision(self) -> dict:
+        import torch
+
+        return {
+            "allow_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "allow_tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        }

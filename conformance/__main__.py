@@ -1,0 +1,49 @@
+"""``python -m conformance run ...``: the front door to the conformance run (pytest underneath)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.grid import PROFILES
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
+    pytest_args = [str(HERE), "-p", "no:cacheprovider", "-q", "--profile", args.profile, "--results", args.results]
+    for adapter in args.adapter:
+        pytest_args += ["--adapter", adapter]
+    for dtype in args.dtype:
+        pytest_args += ["--dtype", dtype]
+    if args.case_timeout is not None:
+        pytest_args += ["--case-timeout", str(args.case_timeout)]
+    if args.k:
+        pytest_args += ["-k", args.k]
+    if args.junitxml:
+        pytest_args += [f"--junitxml={args.junitxml}"]
+    return int(pytest.main(pytest_args + passthrough))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run cases on adapters and write result records")
+    run.add_argument("--adapter", action="append", default=[], help="adapter name or module:Class (repeatable)")
+    run.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    run.add_argument("--dtype", action="append", default=[], help="only this dtype (repeatable)")
+    run.add_argument("--results", default="results", help="directory for the result files (default results)")
+    run.add_argument("--case-timeout", type=float, default=None, help="seconds one case may take (default 60)")
+    run.add_argument("-k", default=None, help="pytest -k expression over the ids 'adapter:case-id'")
+    run.add_argument("--junitxml", default=None, help="also write JUnit XML here")
+    args, passthrough = parser.parse_known_args(argv)
+    if args.command == "run":
+        return _run(args, passthrough)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

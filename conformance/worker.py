@@ -1,0 +1,146 @@
+"""Runs an adapter in a child process, so that a framework that crashes or hangs costs one case.
+
+The child rebuilds each case and its inputs from the case id (inputs are deterministic) and sends
+back the output widened exactly to float64 with its original dtype name, or why there is none.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass
+class Attempt:
+    status: str  # ok, unsupported, rejected, crash, timeout
+    output: np.ndarray | None = None
+    output_dtype: str | None = None
+    message: str = ""
+    warnings: list = field(default_factory=list)
+    seconds: float = 0.0
+    repro: str | None = None
+
+
+def describe(adapter) -> dict:
+    """What the suite records about an adapter: its names, and where it can run, its versions."""
+    import adapters
+
+    info = {
+        "name": adapter.name,
+        "framework": adapters.framework(adapter),
+        "device": adapters.device(adapter),
+        "unavailable": adapters.availability(adapter),
+    }
+    if info["unavailable"] is None:
+        info["versions"] = adapters.versions(adapter)
+        info["precision"] = adapters.precision(adapter)
+    return info
+
+
+def _serve(spec: str, connection) -> None:
+    import adapters
+    from adapters import Unsupported
+    from conformance.case import Case, make_inputs
+
+    try:
+        adapter = adapters.load(spec)
+        connection.send(("ready", describe(adapter)))
+    except Exception as error:
+        connection.send(("failed", f"{type(error).__name__}: {error}"))
+        return
+    while True:
+        case_id = connection.recv()
+        if case_id is None:
+            return
+        case = Case.from_id(case_id)
+        x, w, bias = make_inputs(case)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            try:
+                output = np.asarray(adapter.run(case, x, w, bias))
+                reply = ("ok", output.astype(np.float64), output.dtype.name, "")
+            except Unsupported as unsupported:
+                reply = ("unsupported", None, None, unsupported.reason)
+            except Exception as error:  # the framework's refusal is a result, not a crash
+                message = f"{type(error).__name__}: {error}".strip()
+                if not str(error):
+                    message += "\n" + traceback.format_exc(limit=3)
+                reply = ("rejected", None, None, message)
+            seconds = time.perf_counter() - start
+        notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        try:
+            repro = adapters.repro(adapter, case)
+        except Exception as error:
+            repro = f"# the adapter's repro failed: {type(error).__name__}: {error}"
+        connection.send((*reply, notes, seconds, repro))
+
+
+class Worker:
+    """One adapter's child process; restarted after a crash or a timeout."""
+
+    def __init__(self, spec: str, timeout: float):
+        self.spec = spec
+        self.timeout = timeout
+        self._process = None
+        self._connection = None
+        self.info: dict = {}
+
+    def _start(self) -> None:
+        parent, child = _CONTEXT.Pipe()
+        self._process = _CONTEXT.Process(target=_serve, args=(self.spec, child), daemon=True)
+        self._process.start()
+        child.close()
+        self._connection = parent
+        if not parent.poll(120):
+            self.stop()
+            raise RuntimeError(f"adapter {self.spec!r} did not start within 120 s")
+        status, info = parent.recv()
+        if status != "ready":
+            self.stop()
+            raise RuntimeError(f"adapter {self.spec!r} could not be loaded: {info}")
+        self.info = info
+
+    def describe(self) -> dict:
+        if self._process is None:
+            self._start()
+        return self.info
+
+    def run(self, case_id: str) -> Attempt:
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        start = time.perf_counter()
+        self._connection.send(case_id)
+        try:
+            if not self._connection.poll(self.timeout):
+                self.stop()
+                return Attempt("timeout", message=f"no answer within {self.timeout:g} s (per-case limit)",
+                               seconds=time.perf_counter() - start)
+            status, output, dtype, message, notes, seconds, repro = self._connection.recv()
+        except (EOFError, ConnectionError):
+            code = self._process.exitcode if self._process else None
+            self.stop()
+            return Attempt("crash", message=f"the adapter's process died (exit code {code})",
+                           seconds=time.perf_counter() - start)
+        return Attempt(status, output, dtype, message, notes, seconds, repro)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                try:
+                    self._connection.send(None)
+                except (OSError, ValueError):
+                    pass
+                self._process.join(2)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        self._process = None
+        self._connection = None
