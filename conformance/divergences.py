@@ -74,7 +74,13 @@ class Divergence:
         return True
 
     def summary(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "reason": self.reason, "links": list(self.links), "upstream": self.upstream}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "reason": self.reason,
+            "links": list(self.links),
+            "upstream": self.upstream,
+        }
 
 
 @dataclass

@@ -80,7 +80,9 @@ def _draw(rng: np.random.Generator) -> Case | None:
     kernel = (int(rng.integers(1, 6)),) * rank if square else tuple(int(rng.integers(1, 6)) for _ in range(rank))
     stride = (int(rng.integers(1, 5)),) * rank if square else tuple(int(rng.integers(1, 5)) for _ in range(rank))
     dilation = tuple(int(rng.choice((1, 1, 2, 3))) for _ in range(rank))
-    output_padding = tuple(int(rng.integers(0, max(s, d))) if rng.random() < 0.4 else 0 for s, d in zip(stride, dilation))
+    output_padding = tuple(
+        int(rng.integers(0, max(s, d))) if rng.random() < 0.4 else 0 for s, d in zip(stride, dilation)
+    )
     kind = PADDING_KINDS[int(rng.integers(len(PADDING_KINDS)))]
     padding = tuple(
         _padding(rng, kind, (n - 1) * s + d * (k - 1) + 1) for n, s, d, k in zip(size, stride, dilation, kernel)

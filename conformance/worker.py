@@ -6,6 +6,7 @@ back the output widened exactly to float64 with its original dtype name, or why 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 import traceback
@@ -121,23 +122,25 @@ class Worker:
         try:
             if not self._connection.poll(self.timeout):
                 self.stop()
-                return Attempt("timeout", message=f"no answer within {self.timeout:g} s (per-case limit)",
-                               seconds=time.perf_counter() - start)
+                return Attempt(
+                    "timeout",
+                    message=f"no answer within {self.timeout:g} s (per-case limit)",
+                    seconds=time.perf_counter() - start,
+                )
             status, output, dtype, message, notes, seconds, repro = self._connection.recv()
         except (EOFError, ConnectionError):
             code = self._process.exitcode if self._process else None
             self.stop()
-            return Attempt("crash", message=f"the adapter's process died (exit code {code})",
-                           seconds=time.perf_counter() - start)
+            return Attempt(
+                "crash", message=f"the adapter's process died (exit code {code})", seconds=time.perf_counter() - start
+            )
         return Attempt(status, output, dtype, message, notes, seconds, repro)
 
     def stop(self) -> None:
         if self._process is not None:
             if self._process.is_alive():
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     self._connection.send(None)
-                except (OSError, ValueError):
-                    pass
                 self._process.join(2)
             if self._process.is_alive():
                 self._process.kill()

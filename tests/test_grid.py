@@ -1,0 +1,52 @@
+"""Profiles: sizes, determinism and coverage of every axis the issue names."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.grid import curated, profile
+
+
+def test_profile_sizes():
+    assert len(profile("smoke")) <= 100
+    assert len(profile("default")) >= 1000
+    assert len(profile("full")) >= 20000
+
+
+def test_profiles_are_deterministic_and_start_with_the_curated_cases():
+    first = [case.id for case in profile("default")]
+    profile.cache_clear()
+    assert [case.id for case in profile("default")] == first
+    assert len(set(first)) == len(first)
+    assert first[: len(curated())] == [case.id for case in curated()]
+
+
+def test_unknown_profile():
+    with pytest.raises(ValueError, match="unknown profile"):
+        profile("huge")
+
+
+def test_default_profile_covers_every_axis():
+    cases = profile("default")
+
+    def values(get):
+        return {v for case in cases for v in get(case)}
+
+    assert {c.rank for c in cases} == {1, 2, 3}
+    assert {c.batch for c in cases} >= {1, 2}
+    assert any(c.in_channels != c.out_channels for c in cases)
+    assert {1, 2}.issubset({c.groups for c in cases})
+    assert any(c.groups > 1 and c.groups == c.in_channels for c in cases)  # depthwise
+    assert values(lambda c: c.input_size) >= {1, 2, 3, 4, 5, 7}
+    assert values(lambda c: c.kernel) == {1, 2, 3, 4, 5}
+    assert any(len(set(c.kernel)) > 1 for c in cases)  # non-square
+    assert values(lambda c: c.stride) == {1, 2, 3, 4}
+    assert any(s > k for c in cases for s, k in zip(c.stride, c.kernel))
+    assert values(lambda c: c.dilation) == {1, 2, 3}
+    pads = [pair for c in cases for pair in c.padding]
+    assert (0, 0) in pads and any(b == e > 0 for b, e in pads) and any(b != e for b, e in pads)
+    assert any(b > k // 2 for c in cases for (b, _), k in zip(c.padding, c.kernel))
+    assert any(op == s - 1 > 0 for c in cases for op, s in zip(c.output_padding, c.stride))
+    assert any(s <= op < d for c in cases for op, s, d in zip(c.output_padding, c.stride, c.dilation))
+    assert {c.bias for c in cases} == {True, False}
+    assert {c.dtype for c in cases} == {"float64", "float32", "float16", "bfloat16"}

@@ -1,0 +1,122 @@
+"""The conformance run end to end: worker isolation, outcomes, records, the register check, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.case import Case
+from conformance.records import OUTCOMES, read_results
+from conformance.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE_1D = Case(input_size=(4,), kernel=3, stride=2, bias=True, dtype="float32")
+CASE_2D = Case(input_size=(3, 3), kernel=2, stride=2)
+
+
+def test_worker_survives_a_crashing_adapter():
+    worker = Worker("tests.plugin_adapters:Crashes", timeout=60)
+    try:
+        crashed = worker.run(CASE_2D.id)
+        assert crashed.status == "crash" and "exit code 3" in crashed.message
+        recovered = worker.run(CASE_1D.id)  # a fresh process takes over
+        assert recovered.status == "ok" and recovered.output.shape == CASE_1D.output_shape
+    finally:
+        worker.stop()
+
+
+def test_worker_times_out_a_hanging_adapter():
+    worker = Worker("tests.plugin_adapters:Hangs", timeout=1)
+    try:
+        attempt = worker.run(CASE_1D.id)
+        assert attempt.status == "timeout" and "1 s" in attempt.message
+    finally:
+        worker.stop()
+
+
+def _run(tmp_path, *args):
+    results = tmp_path / "results"
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--results", str(results), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    files = {path.stem: read_results(path) for path in results.glob("*.jsonl")}
+    return completed, files
+
+
+def test_a_correct_third_party_adapter_passes_the_smoke_profile(tmp_path):
+    completed, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--profile", "smoke")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    envelope, records = files["vendor-correct"]
+    assert envelope["schema_version"] == 1 and envelope["adapter"] == "vendor-correct"
+    assert {"suite_commit", "timestamp_utc", "platform", "device", "framework_versions"} <= set(envelope)
+    assert len(records) == 93
+    assert {r["outcome"] for r in records} == {"pass"}
+    for record in records:
+        assert {"case_id", "case", "adapter", "device", "outcome", "metrics", "divergence", "repro"} <= set(record)
+        assert Case.from_id(record["case_id"]).fields() == {
+            k: tuple(map(tuple, v)) if k == "padding" else tuple(v) if isinstance(v, list) else v
+            for k, v in record["case"].items()
+        }
+
+
+@pytest.mark.parametrize(
+    ("adapter", "outcome"),
+    [
+        ("FlippedKernel", "value_mismatch"),
+        ("DropsLastRow", "shape_mismatch"),
+        ("NaNs", "nonfinite"),
+    ],
+)
+def test_planted_faults_are_caught_and_recorded(tmp_path, adapter, outcome):
+    completed, files = _run(
+        tmp_path, "--adapter", f"tests.plugin_adapters:{adapter}", "--profile", "smoke", "-k", "2d and k3x3"
+    )
+    assert completed.returncode == 1  # unexplained non-pass outcomes fail the run
+    ((_, records),) = files.values()
+    assert records and all(r["outcome"] in OUTCOMES for r in records)
+    assert any(r["outcome"] == outcome for r in records)
+    assert "is not explained by the divergence register" in completed.stdout
+
+
+def test_crash_is_an_outcome_and_the_run_goes_on(tmp_path):
+    completed, files = _run(
+        tmp_path, "--adapter", "tests.plugin_adapters:Crashes", "--profile", "smoke", "-k", "k2x2 or 1d"
+    )
+    ((_, records),) = files.values()
+    outcomes = {r["case_id"][:2]: r["outcome"] for r in records}
+    assert outcomes["2d"] == "crash" and outcomes["1d"] == "pass"
+
+
+def test_an_unmatched_register_entry_fails_a_complete_run(tmp_path):
+    register = tmp_path / "register"
+    register.mkdir()
+    (register / "vendor-correct.toml").write_text(
+        '[[divergence]]\nid = "ghost"\nkind = "xfail"\nreason = "never happens"\nlinks = []\n'
+        'upstream = "no upstream report found"\n[divergence.select]\nbatch = 99\n'
+    )
+    completed, _ = _run(tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--register", str(register))
+    assert completed.returncode == 1
+    assert "register entry 'ghost' matched no case of this run" in completed.stdout
+
+
+def test_an_xfail_that_passes_fails_the_run(tmp_path):
+    register = tmp_path / "register"
+    register.mkdir()
+    (register / "vendor-correct.toml").write_text(
+        '[[divergence]]\nid = "stale"\nkind = "xfail"\nreason = "was broken once"\nlinks = []\n'
+        'upstream = "no upstream report found"\n[divergence.select]\nrank = 1\n'
+    )
+    completed, files = _run(
+        tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--register", str(register), "-k", "1d"
+    )
+    assert completed.returncode == 1
+    ((_, records),) = files.values()
+    assert {r["outcome"] for r in records} == {"xpass"}
+    assert records[0]["divergence"]["id"] == "stale"
