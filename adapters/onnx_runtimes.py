@@ -112,9 +112,9 @@ class OnnxRuntime:
         import onnxruntime
 
         # Refusals come back as exceptions and are recorded; the same text on stderr is noise.
-        onnxruntime.set_default_logger_severity(3)
+        onnxruntime.set_default_logger_severity(4)
         options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4
         try:
             session = onnxruntime.InferenceSession(
                 build_model(case).SerializeToString(), options, providers=[self.provider]
@@ -126,7 +126,9 @@ class OnnxRuntime:
                     f"{self.provider}: {error}"
                 ) from error
             raise
-        return session.run(None, _feeds(x, w, bias))[0]
+        quiet = onnxruntime.RunOptions()
+        quiet.log_severity_level = 4
+        return session.run(None, _feeds(x, w, bias), quiet)[0]
 
     def repro(self, case: Case) -> str:
         return "\n".join(

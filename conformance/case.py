@@ -96,15 +96,7 @@ class Case:
         object.__setattr__(
             self,
             "_geometry",
-            geometry(
-                self.input_shape,
-                self.weight_shape,
-                stride=self.stride,
-                padding=self.padding,
-                output_padding=self.output_padding,
-                dilation=self.dilation,
-                groups=self.groups,
-            ),
+            geometry(self.input_shape, self.weight_shape, **self.conv_params()),
         )
 
     @property
@@ -171,6 +163,16 @@ class Case:
         if case.rank != int(fields["rank"]):
             raise ValueError(f"case id {case_id!r} says {fields['rank']}d but has {case.rank} spatial axes")
         return case
+
+    def conv_params(self) -> dict:
+        """The keyword arguments of ``reference.conv_transpose`` for this case."""
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
 
     def fields(self) -> dict:
         """The case as plain JSON-ready data (tuples become lists)."""

@@ -38,16 +38,7 @@ def accumulation_length(case: Case) -> int:
 
 
 def _reference(case: Case, x, w, bias) -> np.ndarray:
-    return conv_transpose(
-        x,
-        w,
-        bias,
-        stride=case.stride,
-        padding=case.padding,
-        output_padding=case.output_padding,
-        dilation=case.dilation,
-        groups=case.groups,
-    )
+    return conv_transpose(x, w, bias, **case.conv_params())
 
 
 def expected_and_tolerance(case: Case, x, w, bias, widen: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,16 +15,7 @@ from reference import conv_transpose
 
 
 def _compute(case, x, w, bias):
-    return conv_transpose(
-        x,
-        w,
-        bias,
-        stride=case.stride,
-        padding=case.padding,
-        output_padding=case.output_padding,
-        dilation=case.dilation,
-        groups=case.groups,
-    ).astype(x.dtype)
+    return conv_transpose(x, w, bias, **case.conv_params()).astype(x.dtype)
 
 
 class Correct:
