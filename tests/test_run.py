@@ -94,25 +94,26 @@ def test_crash_is_an_outcome_and_the_run_goes_on(tmp_path):
     assert outcomes["2d"] == "crash" and outcomes["1d"] == "pass"
 
 
-def test_an_unmatched_register_entry_fails_a_complete_run(tmp_path):
+def _register_one_xfail(tmp_path, entry_id: str, selector: str) -> Path:
+    """A register directory for the Correct adapter holding one xfail entry."""
     register = tmp_path / "register"
     register.mkdir()
     (register / "vendor-correct.toml").write_text(
-        '[[divergence]]\nid = "ghost"\nkind = "xfail"\nreason = "never happens"\nlinks = []\n'
-        'upstream = "no upstream report found"\n[divergence.select]\nbatch = 99\n'
+        f'[[divergence]]\nid = "{entry_id}"\nkind = "xfail"\nreason = "planted by a test"\nlinks = []\n'
+        f'upstream = "no upstream report found"\n[divergence.select]\n{selector}\n'
     )
+    return register
+
+
+def test_an_unmatched_register_entry_fails_a_complete_run(tmp_path):
+    register = _register_one_xfail(tmp_path, "ghost", "batch = 99")
     completed, _ = _run(tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--register", str(register))
     assert completed.returncode == 1
     assert "register entry 'ghost' matched no case of this run" in completed.stdout
 
 
 def test_an_xfail_that_passes_fails_the_run(tmp_path):
-    register = tmp_path / "register"
-    register.mkdir()
-    (register / "vendor-correct.toml").write_text(
-        '[[divergence]]\nid = "stale"\nkind = "xfail"\nreason = "was broken once"\nlinks = []\n'
-        'upstream = "no upstream report found"\n[divergence.select]\nrank = 1\n'
-    )
+    register = _register_one_xfail(tmp_path, "stale", "rank = 1")
     completed, files = _run(
         tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--register", str(register), "-k", "1d"
     )
