@@ -91,9 +91,10 @@ class Register:
     def matching(self, case: Case) -> list[Divergence]:
         return [entry for entry in self.entries if entry.matches(case)]
 
-    def widen(self, case: Case) -> float:
-        factors = [entry.widen for entry in self.matching(case) if entry.kind == "tolerance"]
-        return max(factors, default=1.0)
+
+def widening(entries: list[Divergence]) -> float:
+    """The factor on the derived tolerance that the matching tolerance entries allow (1 when none)."""
+    return max((entry.widen for entry in entries if entry.kind == "tolerance"), default=1.0)
 
 
 def _explains(entry: Divergence, outcome: str) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conformance.case import make_inputs
 from conformance.compare import accumulation_length, compare, expected_and_tolerance
-from conformance.divergences import is_explained, load_register, settle
+from conformance.divergences import is_explained, load_register, settle, widening
 from conformance.records import ResultFile, cpu_model, envelope
 from conformance.worker import Worker
 
@@ -48,10 +48,11 @@ class AdapterRun:
         attempt = self.worker.run(case.id)
         entries = self.register.matching(case)
         self.matched.update(entry.id for entry in entries)
+        widen = widening(entries)
         metrics = {}
         if attempt.status == "ok":
             x, w, bias = make_inputs(case)
-            expected, tolerance = expected_and_tolerance(case, x, w, bias, self.register.widen(case))
+            expected, tolerance = expected_and_tolerance(case, x, w, bias, widen)
             comparison = compare(case, expected, tolerance, attempt.output)
             raw_outcome, metrics = comparison.outcome, comparison.metrics
             metrics["output_dtype"] = attempt.output_dtype
@@ -71,7 +72,7 @@ class AdapterRun:
             "tolerance": {
                 "rule": "(gamma_L + u) * (|x| (*) |w| + |bias|) + smallest_normal",
                 "accumulation_length": accumulation_length(case),
-                "widen": self.register.widen(case),
+                "widen": widen,
             },
             "divergence": entry.summary() if entry is not None else None,
             "warnings": attempt.warnings,

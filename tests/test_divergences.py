@@ -13,6 +13,7 @@ from conformance.divergences import (
     is_explained,
     load_register,
     settle,
+    widening,
 )
 from conformance.grid import profile
 
@@ -103,3 +104,12 @@ def test_settle(outcome, entries, settled, entry, explained):
     if entry is not None:
         assert matched is entry
     assert is_explained(result, matched) is explained
+
+
+def test_widening_takes_the_largest_matching_tolerance_entry():
+    loose = Divergence("t1", "v", "tolerance", "r", {"rank": 1}, widen=4.0)
+    looser = Divergence("t2", "v", "tolerance", "r", {"rank": 1}, widen=16.0)
+    assert widening([]) == 1.0
+    assert widening([XFAIL, loose]) == 4.0
+    assert widening([loose, looser, UNSUPPORTED]) == 16.0
+    assert settle("pass", [loose]) == ("pass", loose)  # a tolerance entry never turns a pass into an xpass
