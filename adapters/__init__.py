@@ -7,7 +7,8 @@ An adapter is any object with
   case's dtype; it returns the framework's output in the canonical layout ``(N, C_out, *spatial)``,
   or raises ``Unsupported(reason)`` when the case cannot be expressed in the framework's API.
 
-and optionally ``framework`` (the marker name; defaults to ``name``), ``device`` (default ``"cpu"``),
+and optionally ``modes`` (the mode families it speaks, see ``conformance.modes``; default
+``("explicit",)``: it is given only the cases of those modes), ``framework`` (the marker name; defaults to ``name``), ``device`` (default ``"cpu"``),
 ``availability()`` (None when it can run here, else the reason; default available),
 ``versions()`` (dict of package -> version; default ``{}``), ``precision()`` (dict of precision
 settings), and ``repro(case)`` (a few lines of plain framework code reproducing the output).
@@ -27,8 +28,28 @@ BUILTIN = {
     "onnxruntime": "adapters.onnx_runtimes:OnnxRuntimeCPU",
     "onnxruntime-cuda": "adapters.onnx_runtimes:OnnxRuntimeCUDA",
     "onnx-reference": "adapters.onnx_runtimes:OnnxReference",
+    "keras-tensorflow": "adapters.keras_layers:KerasTensorflow",
+    "keras-jax": "adapters.keras_layers:KerasJax",
+    "keras-torch": "adapters.keras_layers:KerasTorch",
+    "keras-tensorflow-channels-first": "adapters.keras_layers:KerasTensorflowChannelsFirst",
+    "keras-jax-channels-first": "adapters.keras_layers:KerasJaxChannelsFirst",
+    "keras-torch-channels-first": "adapters.keras_layers:KerasTorchChannelsFirst",
+    "tf-nn": "adapters.tensorflow_nn:TensorflowNN",
+    "jax": "adapters.jax_lax:JaxLax",
 }
-CPU_ADAPTERS = ("torch", "onnxruntime", "onnx-reference")
+CPU_ADAPTERS = (
+    "torch",
+    "onnxruntime",
+    "onnx-reference",
+    "keras-tensorflow",
+    "keras-jax",
+    "keras-torch",
+    "keras-tensorflow-channels-first",
+    "keras-jax-channels-first",
+    "keras-torch-channels-first",
+    "tf-nn",
+    "jax",
+)
 
 
 class Unsupported(Exception):
@@ -60,6 +81,10 @@ def load(spec: str):
 
 def framework(adapter) -> str:
     return getattr(adapter, "framework", adapter.name)
+
+
+def modes(adapter) -> tuple[str, ...]:
+    return tuple(getattr(adapter, "modes", ("explicit",)))
 
 
 def device(adapter) -> str:

@@ -3,7 +3,8 @@ and by ``onnx.reference.ReferenceEvaluator``.
 
 Facts (ONNX operator spec, ConvTranspose): weight ``(C, M // group, *k)``, the canonical layout;
 ``pads`` = all begins then all ends, the forward-convolution padding cropped from the full output;
-``output_padding`` appended at the end; bias ``(M,)``.
+``output_padding`` appended at the end; bias ``(M,)``. The ONNX modes (``onnx_*``, see
+``conformance.modes``) set ``auto_pad`` and ``output_shape`` instead of ``pads``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from adapters import Unsupported
 from adapters.snippets import input_lines
+from conformance import modes
 from conformance.case import Case
 
 # IR version 10 is the one that introduced opset 22; onnx 1.23 would stamp 14, newer than onnxruntime 1.31 reads.
@@ -22,14 +24,24 @@ _ELEMENT_TYPES = {"float64": "DOUBLE", "float32": "FLOAT", "float16": "FLOAT16",
 
 
 def node_attributes(case: Case) -> dict:
-    return {
+    """The node's attributes: explicit pads, or for an ONNX mode its auto_pad and output_shape."""
+    attributes = {
         "kernel_shape": list(case.kernel),
         "strides": list(case.stride),
-        "pads": [begin for begin, _ in case.padding] + [end for _, end in case.padding],
-        "output_padding": list(case.output_padding),
         "dilations": list(case.dilation),
         "group": case.groups,
     }
+    mode = case.mode_spec
+    if mode.framework != "onnx":
+        attributes["pads"] = [begin for begin, _ in case.padding] + [end for _, end in case.padding]
+        attributes["output_padding"] = list(case.output_padding)
+        return attributes
+    attributes["auto_pad"] = mode.padding.upper()
+    if mode.output_padding is not None:
+        attributes["output_padding"] = list(mode.output_padding)
+    if mode.output_size is not None:
+        attributes["output_shape"] = list(mode.output_size)
+    return attributes
 
 
 def build_model(case: Case):
@@ -79,6 +91,7 @@ class OnnxRuntime:
     """One execution provider of onnxruntime; subclasses name the provider."""
 
     framework = "onnxruntime"
+    modes = (modes.EXPLICIT, "onnx")
     provider = "CPUExecutionProvider"
 
     def availability(self) -> str | None:
@@ -158,6 +171,7 @@ class OnnxRuntimeCUDA(OnnxRuntime):
 class OnnxReference:
     name = "onnx-reference"
     framework = "onnx_reference"
+    modes = (modes.EXPLICIT, "onnx")
     device = "cpu"
 
     def availability(self) -> str | None:

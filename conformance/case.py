@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from conformance import modes
 from reference.geometry import Geometry, geometry, padding_pairs, per_axis
 
 # Short codes used in ids, keyed by NumPy dtype name.
@@ -31,7 +32,8 @@ _ID_PATTERN = re.compile(
     r"-op(?P<output_padding>\d+(?:x\d+)*)"
     r"-d(?P<dilation>\d+(?:x\d+)*)"
     r"-(?P<bias>b|nb)"
-    r"-(?P<dtype>" + "|".join(_DTYPES_BY_CODE) + r")$"
+    r"-(?P<dtype>" + "|".join(_DTYPES_BY_CODE) + r")"
+    r"(?:-m(?P<mode>[a-z0-9_]+))?$"
 )
 
 
@@ -75,6 +77,7 @@ class Case:
     dilation: tuple[int, ...] = 1
     bias: bool = False
     dtype: str = "float64"
+    mode: str = modes.EXPLICIT
 
     def __post_init__(self):
         if isinstance(self.input_size, int) or not 1 <= len(self.input_size) <= 3:
@@ -84,6 +87,7 @@ class Case:
         for name in ("kernel", "stride", "output_padding", "dilation"):
             object.__setattr__(self, name, per_axis(name, getattr(self, name), rank))
         object.__setattr__(self, "padding", padding_pairs(self.padding, rank))
+        self._apply_mode()
         if self.out_channels < 1 or self.out_channels % max(self.groups, 1):
             raise ValueError(
                 f"out_channels ({self.out_channels}) must be a positive multiple of groups ({self.groups})"
@@ -98,6 +102,26 @@ class Case:
             "_geometry",
             geometry(self.input_shape, self.weight_shape, **self.conv_params()),
         )
+
+    def _apply_mode(self) -> None:
+        """A framework mode fixes padding and output_padding to its documented meaning."""
+        mode = modes.parse(self.mode, self.rank)
+        if mode.token in modes.FREE_PADS:
+            return
+        padding, output_padding = modes.meaning(mode, self.input_size, self.kernel, self.stride, self.dilation)
+        given = modes.normal_form(self.padding, self.output_padding)
+        untouched = not any(self.output_padding) and not any(p for pair in self.padding for p in pair)
+        if not untouched and given != (padding, output_padding):
+            raise ValueError(
+                f"mode {self.mode!r} means padding {padding} and output_padding {output_padding}; "
+                f"got padding {self.padding} and output_padding {self.output_padding} (leave them out)"
+            )
+        object.__setattr__(self, "padding", padding)
+        object.__setattr__(self, "output_padding", output_padding)
+
+    @property
+    def mode_spec(self) -> modes.Mode:
+        return modes.parse(self.mode, self.rank)
 
     @property
     def rank(self) -> int:
@@ -138,6 +162,7 @@ class Case:
                 "b" if self.bias else "nb",
                 DTYPE_CODES[self.dtype],
             ]
+            + ([] if self.mode == modes.EXPLICIT else [f"m{self.mode}"])
         )
 
     @classmethod
@@ -159,9 +184,12 @@ class Case:
             groups=int(fields["groups"]),
             bias=fields["bias"] == "b",
             dtype=_DTYPES_BY_CODE[fields["dtype"]],
+            mode=fields["mode"] or modes.EXPLICIT,
         )
         if case.rank != int(fields["rank"]):
             raise ValueError(f"case id {case_id!r} says {fields['rank']}d but has {case.rank} spatial axes")
+        if case.id != case_id:
+            raise ValueError(f"case id {case_id!r} is not canonical; its case's id is {case.id!r}")
         return case
 
     def conv_params(self) -> dict:

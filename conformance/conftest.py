@@ -46,7 +46,11 @@ class ConformanceRun:
             )
             self.adapters[run.name] = run
         dtypes = config.getoption("dtype")
-        self.cases = [c for c in profile(config.getoption("profile")) if not dtypes or c.dtype in dtypes]
+        cases = [c for c in profile(config.getoption("profile")) if not dtypes or c.dtype in dtypes]
+        # Each adapter gets the explicit cases and the cases of the framework modes it speaks.
+        self.cases = {
+            name: [c for c in cases if c.mode_spec.framework in run.info["modes"]] for name, run in self.adapters.items()
+        }
         self.filtered = bool(dtypes)
 
     def close(self):
@@ -77,7 +81,7 @@ def pytest_generate_tests(metafunc):
     params = []
     for name, run in state.adapters.items():
         mark = getattr(pytest.mark, marker_name(run.info["framework"]))
-        params += [pytest.param(name, case, id=f"{name}:{case.id}", marks=mark) for case in state.cases]
+        params += [pytest.param(name, case, id=f"{name}:{case.id}", marks=mark) for case in state.cases[name]]
     metafunc.parametrize(("adapter_name", "case"), params)
 
 
@@ -94,7 +98,7 @@ def pytest_sessionfinish(session, exitstatus):
     problems = []
     for run in state.adapters.values():
         # A run narrowed by --dtype, -k or -m need not meet every entry; a complete one must.
-        if run.info["unavailable"] or state.filtered or sum(run.outcomes.values()) < len(state.cases):
+        if run.info["unavailable"] or state.filtered or sum(run.outcomes.values()) < len(state.cases[run.name]):
             continue
         for entry in run.register.entries:
             if entry.id not in run.matched:

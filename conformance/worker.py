@@ -37,6 +37,7 @@ def describe(adapter) -> dict:
         "name": adapter.name,
         "framework": adapters.framework(adapter),
         "device": adapters.device(adapter),
+        "modes": list(adapters.modes(adapter)),
         "unavailable": adapters.availability(adapter),
     }
     if info["unavailable"] is None:

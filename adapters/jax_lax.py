@@ -1,0 +1,205 @@
+"""JAX: ``jax.lax.conv_transpose`` (groups through ``jax.lax.conv_general_dilated``), channels-last.
+
+Facts (JAX docs, jax.lax.conv_transpose): default dimension numbers NHWC / HWIO / NHWC;
+``transpose_kernel=True`` flips the kernel's spatial axes and swaps its I/O axes, so the canonical
+weight goes in as ``(*k, C_out, C_in)``; padding 'SAME', 'VALID' or per-axis pairs, which mean the
+forward convolution's pads under ``use_consistent_padding=True`` and the pads of the stride-dilated
+input under ``use_consistent_padding=False`` (the default); no output_padding argument and no
+feature_group_count. Both flags are set explicitly on every call and stated in the repro.
+
+JAX compiles once per shape and parameters: every call goes through one ``jax.jit`` function (cases
+that share shapes share a compilation), and compilations persist in a project-local cache folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from adapters import Unsupported
+from adapters.layouts import channels_first, channels_last, spatial_out_in
+from adapters.snippets import input_lines
+from conformance import modes
+from conformance.case import Case
+
+CACHE_DIR = Path(os.environ.get("CONFORMANCE_JAX_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "jax"))
+_SPECS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
+
+FACTS = {
+    "dimension_numbers": _SPECS,
+    "kernel_with_transpose_kernel": "(*kernel, C_out, C_in)",
+    "explicit_pads_consistent": "forward-conv pads (begin, end)",
+    "explicit_pads_legacy": "pads of the dilated input: (ke - 1 - begin, ke - 1 - end)",
+    "output_padding": "none; expressed as a smaller end pad (end - output_padding, negative past the full output)",
+    "groups": "conv_transpose has none; conv_general_dilated with lhs_dilation and feature_group_count",
+}
+
+
+def _effective(case: Case) -> tuple[int, ...]:
+    return tuple(d * (k - 1) + 1 for k, d in zip(case.kernel, case.dilation))
+
+
+def jax_call(case: Case) -> dict:
+    """Which JAX function the case goes through, with its padding arguments; Unsupported if none."""
+    mode = case.mode_spec
+    legacy_pads = tuple(
+        (ke - 1 - b, ke - 1 - e + op) for ke, (b, e), op in zip(_effective(case), case.padding, case.output_padding)
+    )
+    if case.groups > 1:
+        if mode.framework == "jax" and mode.padding != "legacy":
+            raise Unsupported(
+                f"jax.lax.conv_transpose has no feature_group_count, and '{mode.padding.upper()}' is its own; "
+                "groups go through conv_general_dilated, which takes explicit pads only"
+            )
+        return {"function": "conv_general_dilated", "padding": legacy_pads}
+    if mode.framework == "jax" and mode.padding in ("same", "valid"):
+        return {"function": "conv_transpose", "padding": mode.padding.upper(), "use_consistent_padding": False}
+    if mode.padding == "legacy":
+        return {"function": "conv_transpose", "padding": legacy_pads, "use_consistent_padding": False}
+    consistent = tuple((b, e - op) for (b, e), op in zip(case.padding, case.output_padding))
+    return {"function": "conv_transpose", "padding": consistent, "use_consistent_padding": True}
+
+
+def grouped_forward_kernel(w: np.ndarray, groups: int) -> np.ndarray:
+    """The canonical (C_in, C_out/g, *k) weight as conv_general_dilated's flipped (*k, C_in/g, C_out) kernel."""
+    c_in, per_group, *kernel = w.shape
+    rank = len(kernel)
+    split = w.reshape(groups, c_in // groups, per_group, *kernel)
+    moved = np.transpose(split, (*range(3, 3 + rank), 1, 0, 2)).reshape(*kernel, c_in // groups, groups * per_group)
+    return np.ascontiguousarray(np.flip(moved, axis=tuple(range(rank))))
+
+
+@functools.cache
+def _compiled(function: str):
+    import jax
+    from jax import lax
+
+    highest = lax.Precision.HIGHEST
+
+    def transpose(x, w, bias, *, stride, padding, dilation, use_consistent_padding):
+        y = lax.conv_transpose(
+            x,
+            w,
+            stride,
+            padding,
+            rhs_dilation=dilation,
+            dimension_numbers=_SPECS[x.ndim - 2],
+            transpose_kernel=True,
+            precision=highest,
+            use_consistent_padding=use_consistent_padding,
+        )
+        return y if bias is None else y + bias
+
+    def grouped(x, w, bias, *, stride, padding, dilation, groups):
+        y = lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=(1,) * (x.ndim - 2),
+            padding=padding,
+            lhs_dilation=stride,
+            rhs_dilation=dilation,
+            dimension_numbers=_SPECS[x.ndim - 2],
+            feature_group_count=groups,
+            precision=highest,
+        )
+        return y if bias is None else y + bias
+
+    if function == "conv_transpose":
+        return jax.jit(transpose, static_argnames=("stride", "padding", "dilation", "use_consistent_padding"))
+    return jax.jit(grouped, static_argnames=("stride", "padding", "dilation", "groups"))
+
+
+class JaxLax:
+    name = "jax"
+    framework = "jax"
+    device = "cpu"
+    modes = (modes.EXPLICIT, "jax")
+
+    def _jax(self):
+        os.environ["JAX_ENABLE_X64"] = "1"  # else float64 arrays are silently computed in float32
+        os.environ.setdefault("JAX_PLATFORMS", self.device)
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_compilation_cache_dir", str(CACHE_DIR))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        return jax
+
+    def availability(self) -> str | None:
+        try:
+            self._jax()
+        except ImportError as error:
+            return f"jax is not importable: {error}"
+        return None
+
+    def versions(self) -> dict:
+        jax = self._jax()
+        import jaxlib
+
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "backend": jax.default_backend()}
+
+    def precision(self) -> dict:
+        jax = self._jax()
+        return {
+            "precision": "lax.Precision.HIGHEST",
+            "jax_enable_x64": bool(jax.config.jax_enable_x64),
+            "transpose_kernel": True,
+            "use_consistent_padding": "True for explicit pads; False for 'SAME'/'VALID' and the jax_legacy mode",
+            "compilation_cache": str(CACHE_DIR),
+        }
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        call = jax_call(case)
+        jax = self._jax()
+        device = jax.devices(self.device)[0]
+        arguments = dict(stride=case.stride, padding=call["padding"], dilation=case.dilation)
+        if call["function"] == "conv_transpose":
+            kernel = spatial_out_in(w)
+            arguments["use_consistent_padding"] = call["use_consistent_padding"]
+        else:
+            kernel = grouped_forward_kernel(w, case.groups)
+            arguments["groups"] = case.groups
+        put = functools.partial(jax.device_put, device=device)
+        out = _compiled(call["function"])(
+            put(channels_last(x)), put(kernel), None if bias is None else put(bias), **arguments
+        )
+        return channels_first(np.asarray(out))
+
+    def repro(self, case: Case) -> str:
+        try:
+            call = jax_call(case)
+        except Unsupported as unsupported:
+            return f"# not expressible in jax.lax: {unsupported}"
+        rank = case.rank
+        lines = input_lines(case) + [
+            "import jax",
+            "jax.config.update('jax_enable_x64', True)",
+            "from jax import lax",
+            "xs = np.moveaxis(x, 1, -1)  # channels last",
+        ]
+        if call["function"] == "conv_transpose":
+            lines += [
+                f"y = lax.conv_transpose(xs, np.transpose(w, {(*range(2, 2 + rank), 1, 0)}), {case.stride}, "
+                f"{call['padding']!r}, rhs_dilation={case.dilation},",
+                f"    dimension_numbers={_SPECS[rank]}, transpose_kernel=True, precision=lax.Precision.HIGHEST,",
+                f"    use_consistent_padding={call['use_consistent_padding']})",
+            ]
+        else:
+            g, per_group = case.groups, case.out_channels // case.groups
+            lines += [
+                f"k = w.reshape({g}, {case.in_channels // g}, {per_group}, *{case.kernel})",
+                f"k = np.transpose(k, {(*range(3, 3 + rank), 1, 0, 2)}).reshape(*{case.kernel}, "
+                f"{case.in_channels // g}, {case.out_channels})",
+                f"k = np.flip(k, axis={tuple(range(rank))})",
+                f"y = lax.conv_general_dilated(xs, k, {(1,) * rank}, {call['padding']!r}, lhs_dilation={case.stride},",
+                f"    rhs_dilation={case.dilation}, dimension_numbers={_SPECS[rank]}, feature_group_count={g},",
+                "    precision=lax.Precision.HIGHEST)",
+            ]
+        if case.bias:
+            lines.append("y = y + bias")
+        lines += ["y = np.moveaxis(np.asarray(y), -1, 1)  # back to (N, C_out, *spatial)", "print(y.shape, y)"]
+        return "\n".join(lines)

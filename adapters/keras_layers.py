@@ -1,0 +1,198 @@
+"""Keras 3: ``keras.layers.Conv{1,2,3}DTranspose`` on each backend (one adapter per backend and
+data format).
+
+Facts (Keras docs, Conv2DTranspose): kernel ``(*k, C_out, C_in)``; padding 'same' or 'valid' only;
+output_padding None (inferred) or one int per axis below the stride; no groups; ``strides > 1`` is
+incompatible with ``dilation_rate > 1``. KERAS_BACKEND is read once, when keras is first imported,
+so each backend runs in its own worker process; this module imports keras only inside the adapter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+import numpy as np
+
+from adapters import Unsupported
+from adapters.layouts import channels_first, channels_last, spatial_out_in
+from adapters.snippets import input_lines
+from conformance import modes
+from conformance.case import Case
+
+FACTS = {
+    "kernel_layout": "(*kernel, C_out, C_in)",
+    "paddings": ("same", "valid"),
+    "output_padding_rule": "None, or output_padding < stride on every axis",
+    "groups": "not supported (no groups argument)",
+    "stride_with_dilation": "strides > 1 together with dilation_rate > 1 is rejected",
+}
+
+
+def keras_arguments(case: Case) -> tuple[str, tuple[int, ...] | None]:
+    """Keras's (padding, output_padding) for the case, or Unsupported when no setting means it."""
+    mode = case.mode_spec
+    if mode.framework == "keras":
+        return mode.padding, mode.output_padding
+    candidates = [modes.Mode("keras", p) for p in ("valid", "same")] + [
+        modes.Mode("keras", p, output_padding=op)
+        for p in ("valid", "same")
+        for op in itertools.product(*(range(s) for s in case.stride))
+    ]
+    found = modes.expressing(
+        candidates, case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding
+    )
+    if found is None:
+        raise Unsupported(
+            f"Keras has only padding='same'/'valid' with output_padding < stride; no setting means "
+            f"pads {case.padding} with output_padding {case.output_padding} here"
+        )
+    return found.padding, found.output_padding
+
+
+class Keras:
+    """One Keras backend; subclasses name it. ``data_format`` is channels_last unless a subclass says."""
+
+    framework = "keras"
+    device = "cpu"
+    backend = ""
+    data_format = "channels_last"
+    modes = (modes.EXPLICIT, "keras")
+
+    def _keras(self):
+        os.environ["KERAS_BACKEND"] = self.backend
+        if self.backend == "jax":
+            os.environ["JAX_ENABLE_X64"] = "1"  # else jax silently computes float64 layers in float32
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras
+
+        if keras.backend.backend() != self.backend:
+            raise RuntimeError(
+                f"keras was already imported with backend {keras.backend.backend()!r} in this process; "
+                f"adapter {self.name} needs {self.backend!r} (run each Keras backend in its own process)"
+            )
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+        return keras
+
+    def availability(self) -> str | None:
+        if "keras" in sys.modules and sys.modules["keras"].backend.backend() != self.backend:
+            return f"keras is already loaded with another backend in this process; {self.name} needs its own"
+        try:
+            self._keras()
+        except ImportError as error:
+            return f"keras with the {self.backend} backend is not importable: {error}"
+        return None
+
+    def versions(self) -> dict:
+        keras = self._keras()
+        backend = __import__(self.backend)
+        return {"keras": keras.__version__, self.backend: backend.__version__}
+
+    def precision(self) -> dict:
+        keras = self._keras()
+        found = {"backend": keras.backend.backend(), "data_format": self.data_format}
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            found["tensor_float_32_execution"] = tf.config.experimental.tensor_float_32_execution_enabled()
+            found["onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
+        if self.backend == "jax":
+            import jax
+
+            found["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
+        return found
+
+    def _layer_arguments(self, case: Case) -> dict:
+        if case.groups > 1:
+            raise Unsupported(f"Keras Conv{case.rank}DTranspose has no groups argument (groups={case.groups})")
+        padding, output_padding = keras_arguments(case)
+        return dict(
+            filters=case.out_channels,
+            kernel_size=case.kernel,
+            strides=case.stride,
+            padding=padding,
+            output_padding=output_padding,
+            data_format=self.data_format,
+            dilation_rate=case.dilation,
+            use_bias=case.bias,
+            dtype=case.dtype,
+        )
+
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        return channels_last(x) if self.data_format == "channels_last" else x
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        arguments = self._layer_arguments(case)
+        keras = self._keras()
+        layer = getattr(keras.layers, f"Conv{case.rank}DTranspose")(**arguments)
+        inputs = self._inputs(x)
+        layer.build(inputs.shape)
+        layer.kernel.assign(spatial_out_in(w))
+        if bias is not None:
+            layer.bias.assign(bias)
+        out = keras.ops.convert_to_numpy(layer(inputs))
+        return channels_first(out) if self.data_format == "channels_last" else out
+
+    def repro(self, case: Case) -> str:
+        try:
+            arguments = self._layer_arguments(case)
+        except Unsupported as unsupported:
+            return f"# not expressible in Keras: {unsupported}"
+        rank = case.rank
+        move_in = "np.moveaxis(x, 1, -1)" if self.data_format == "channels_last" else "x"
+        move_out = "np.moveaxis(y, -1, 1)" if self.data_format == "channels_last" else "y"
+        lines = input_lines(case) + [
+            "import os",
+            f"os.environ['KERAS_BACKEND'] = {self.backend!r}",
+        ]
+        if self.backend == "jax":
+            lines.append("os.environ['JAX_ENABLE_X64'] = '1'")
+        lines += [
+            "import keras",
+            f"layer = keras.layers.Conv{rank}DTranspose(**{arguments!r})",
+            f"inputs = {move_in}",
+            "layer.build(inputs.shape)",
+            f"layer.kernel.assign(np.transpose(w, {(*range(2, 2 + rank), 1, 0)}))  # (*k, C_out, C_in)",
+        ]
+        if case.bias:
+            lines.append("layer.bias.assign(bias)")
+        lines += [
+            "y = keras.ops.convert_to_numpy(layer(inputs))",
+            f"y = {move_out}  # back to (N, C_out, *spatial)",
+            "print(y.shape, y)",
+        ]
+        return "\n".join(lines)
+
+
+class KerasTensorflow(Keras):
+    name = "keras-tensorflow"
+    backend = "tensorflow"
+
+
+class KerasJax(Keras):
+    name = "keras-jax"
+    backend = "jax"
+
+
+class KerasTorch(Keras):
+    name = "keras-torch"
+    backend = "torch"
+
+
+class KerasTensorflowChannelsFirst(KerasTensorflow):
+    name = "keras-tensorflow-channels-first"
+    data_format = "channels_first"
+
+
+class KerasJaxChannelsFirst(KerasJax):
+    name = "keras-jax-channels-first"
+    data_format = "channels_first"
+
+
+class KerasTorchChannelsFirst(KerasTorch):
+    name = "keras-torch-channels-first"
+    data_format = "channels_first"
