@@ -8,10 +8,11 @@ An adapter is any object with
   or raises ``Unsupported(reason)`` when the case cannot be expressed in the framework's API.
 
 and optionally ``modes`` (the mode families it speaks, see ``conformance.modes``; default
-``("explicit",)``: it is given only the cases of those modes), ``framework`` (the marker name; defaults to ``name``), ``device`` (default ``"cpu"``),
-``availability()`` (None when it can run here, else the reason; default available),
-``versions()`` (dict of package -> version; default ``{}``), ``precision()`` (dict of precision
-settings), and ``repro(case)`` (a few lines of plain framework code reproducing the output).
+``("explicit",)``: it is given only the cases of those modes), ``framework`` (the marker name;
+defaults to ``name``), ``device`` (default ``"cpu"``), ``availability()`` (None when it can run
+here, else the reason; default available), ``versions()`` (dict of package -> version; default
+``{}``), ``precision()`` (dict of precision settings), and ``repro(case)`` (a few lines of plain
+framework code reproducing the output).
 
 An adapter only converts layouts: it never slices, pads, casts back or rounds the framework's output
 to make it match.

@@ -109,7 +109,8 @@ class TensorflowNN:
         lines = input_lines(case) + [
             "import tensorflow as tf",
             f"y = tf.nn.conv{rank}d_transpose(",
-            f"    np.moveaxis(x, 1, -1), np.transpose(w, {(*range(2, 2 + rank), 1, 0)}),  # channels last; (*k, C_out, C_in)",
+            "    np.moveaxis(x, 1, -1),  # channels last",
+            f"    np.transpose(w, {(*range(2, 2 + rank), 1, 0)}),  # (*k, C_out, C_in)",
             f"    output_shape={[case.batch, *size, case.out_channels]}, strides={list(case.stride)},",
             f"    padding={padding!r}, dilations={list(case.dilation)})",
         ]

@@ -49,7 +49,8 @@ class ConformanceRun:
         cases = [c for c in profile(config.getoption("profile")) if not dtypes or c.dtype in dtypes]
         # Each adapter gets the explicit cases and the cases of the framework modes it speaks.
         self.cases = {
-            name: [c for c in cases if c.mode_spec.framework in run.info["modes"]] for name, run in self.adapters.items()
+            name: [case for case in cases if case.mode_spec.framework in run.info["modes"]]
+            for name, run in self.adapters.items()
         }
         self.filtered = bool(dtypes)
 
