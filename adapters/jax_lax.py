@@ -38,6 +38,14 @@ FACTS = {
 }
 
 
+def configure(jax) -> None:
+    """float64 as float64, and compilations kept in the project-local cache (every size of program)."""
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_compilation_cache_dir", str(CACHE_DIR))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def _effective(case: Case) -> tuple[int, ...]:
     return tuple(d * (k - 1) + 1 for k, d in zip(case.kernel, case.dilation))
 
@@ -123,10 +131,7 @@ class JaxLax:
         os.environ.setdefault("JAX_PLATFORMS", self.device)
         import jax
 
-        jax.config.update("jax_enable_x64", True)
-        jax.config.update("jax_compilation_cache_dir", str(CACHE_DIR))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        configure(jax)
         return jax
 
     def availability(self) -> str | None:

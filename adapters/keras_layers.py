@@ -9,7 +9,6 @@ so each backend runs in its own worker process; this module imports keras only i
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 
@@ -35,13 +34,8 @@ def keras_arguments(case: Case) -> tuple[str, tuple[int, ...] | None]:
     mode = case.mode_spec
     if mode.framework == "keras":
         return mode.padding, mode.output_padding
-    candidates = [modes.Mode("keras", p) for p in ("valid", "same")] + [
-        modes.Mode("keras", p, output_padding=op)
-        for p in ("valid", "same")
-        for op in itertools.product(*(range(s) for s in case.stride))
-    ]
-    found = modes.expressing(
-        candidates, case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding
+    found = modes.keras_equivalent(
+        case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding
     )
     if found is None:
         raise Unsupported(
@@ -76,6 +70,12 @@ class Keras:
             import tensorflow as tf
 
             tf.config.experimental.enable_tensor_float_32_execution(False)
+        if self.backend == "jax":
+            import jax
+
+            from adapters.jax_lax import configure
+
+            configure(jax)
         return keras
 
     def availability(self) -> str | None:
@@ -104,6 +104,7 @@ class Keras:
             import jax
 
             found["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
+            found["compilation_cache"] = str(jax.config.jax_compilation_cache_dir)
         return found
 
     def _layer_arguments(self, case: Case) -> dict:

@@ -37,14 +37,8 @@ def tf_arguments(case: Case) -> tuple[object, tuple[int, ...]]:
         return mode.padding.upper(), mode.output_size
     if case.rank in FACTS["explicit_padding_ranks"]:
         return [[0, 0], *[list(pair) for pair in case.padding], [0, 0]], size
-    found = modes.expressing(
-        [modes.Mode("tf", p, output_size=size) for p in ("valid", "same")],
-        case.input_size,
-        case.kernel,
-        case.stride,
-        case.dilation,
-        case.padding,
-        case.output_padding,
+    found = modes.tf_string_equivalent(
+        case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding
     )
     if found is None:
         raise Unsupported(

@@ -14,8 +14,9 @@ element outside it is wrong for any summation order in that precision.
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -104,3 +105,48 @@ def compare(case: Case, expected: np.ndarray, tolerance: np.ndarray, actual: np.
         error_map=error_map(bad),
     )
     return Comparison("value_mismatch", metrics)
+
+
+# Searching more windows than this is not worth a mismatch's time (large 3-D outputs).
+_MAX_WINDOWS = 4096
+
+
+def observed_crop(case: Case, x, w, bias, actual: np.ndarray) -> dict | None:
+    """Which window of the full transposed output the framework returned, when it is one.
+
+    Frameworks that disagree on a padding rule still compute the full output correctly and cut a
+    different window from it: this finds the per-axis begin (negative: positions prepended) and end
+    crops that reproduce ``actual`` within the derived tolerance, or None when no window does (a
+    wrong kernel, channel or bias, for instance). A window past the full output holds zeros plus bias.
+    """
+    actual = np.asarray(actual)
+    if actual.ndim != case.rank + 2 or actual.shape[:2] != case.output_shape[:2]:
+        return None
+    lengths = actual.shape[2:]
+    full_case = replace(case, padding=0, output_padding=0, mode="explicit")
+    expected, tolerance = expected_and_tolerance(full_case, x, w, None)
+    full = expected.shape[2:]
+    pads = [(0, 0), (0, 0)] + [(length, length) for length in lengths]
+    extended = np.pad(expected, pads)
+    slack = np.pad(tolerance, pads, constant_values=tolerance.max(initial=0.0))
+    if bias is not None:
+        shape = (1, -1) + (1,) * case.rank
+        extended = extended + np.asarray(bias, np.float64).reshape(shape)
+        slack = slack + (UNIT_ROUNDOFF[case.dtype] * 4) * np.abs(np.asarray(bias, np.float64)).reshape(shape)
+    begins = [range(-length, f + 1) for length, f in zip(lengths, full)]
+    if math.prod(len(r) for r in begins) > _MAX_WINDOWS:
+        return None
+    documented = [b for b, _ in case.padding]
+    actual64 = actual.astype(np.float64)
+    for start in sorted(itertools.product(*begins), key=lambda s: sum(abs(a - b) for a, b in zip(s, documented))):
+        window = (slice(None), slice(None)) + tuple(
+            slice(b + length, b + 2 * length) for b, length in zip(start, lengths)
+        )
+        if np.all(np.abs(actual64 - extended[window]) <= slack[window]):
+            ends = [f - b - length for f, b, length in zip(full, start, lengths)]
+            return {
+                "begin": list(start),
+                "end": [max(e, 0) for e in ends],
+                "appended": [max(-e, 0) for e in ends],
+            }
+    return None

@@ -56,7 +56,7 @@ class ConformanceRun:
 
     def close(self):
         for run in self.adapters.values():
-            run.worker.stop()
+            run.stop()
             if run.file is None:
                 run.open_file()  # an unavailable or deselected adapter still leaves its envelope
             run.file.close()
@@ -84,6 +84,20 @@ def pytest_generate_tests(metafunc):
         mark = getattr(pytest.mark, marker_name(run.info["framework"]))
         params += [pytest.param(name, case, id=f"{name}:{case.id}", marks=mark) for case in state.cases[name]]
     metafunc.parametrize(("adapter_name", "case"), params)
+
+
+def pytest_collection_finish(session):
+    """Once selection is final (-k, -m), every adapter's worker starts on its cases, a few at a time."""
+    state = getattr(session.config, "_conformance", None)
+    if state is None:
+        return
+    selected = {}
+    for item in session.items:
+        spec = getattr(item, "callspec", None)
+        if spec is not None and "adapter_name" in spec.params:
+            selected.setdefault(spec.params["adapter_name"], []).append(spec.params["case"])
+    for name, run in state.adapters.items():
+        run.start_ahead(selected.get(name, []))
 
 
 @pytest.fixture

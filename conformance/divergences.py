@@ -11,6 +11,8 @@ An entry::
     upstream = "no upstream report found" # say so
     outcomes = ["rejected"]  # optional (xfail): the outcomes it explains; default any non-pass
     widen = 4.0              # tolerance only: factor on the derived tolerance
+    strict = false           # optional: the divergence shows on some selected cases only, so a pass
+                             # stays a pass instead of an xpass (default true)
     [divergence.select]      # every key must match; a list means any of its values
     groups = [2, 3]
     asymmetric_padding = true
@@ -21,6 +23,7 @@ Selectable keys: the case's fields and the derived facts in ``DERIVED``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -29,6 +32,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from conformance import modes
 from conformance.case import Case
 
 REGISTER_DIR = Path(__file__).parent / "divergences"
@@ -43,8 +47,29 @@ DERIVED = {
     "grouped": lambda c: c.groups > 1,
     "dilated": lambda c: any(d > 1 for d in c.dilation),
     "output_elements": lambda c: math.prod(c.output_shape),
+    "strided_and_dilated": lambda c: max(c.stride) > 1 and max(c.dilation) > 1,
+    # Framework modes: the mode token without its sizes, and which sizes it carries.
+    "mode_kind": lambda c: re.sub(r"_o(p)?\d.*$", "", c.mode),
+    "mode_output_padding": lambda c: c.mode_spec.output_padding is not None,
+    "mode_output_size": lambda c: c.mode_spec.output_size is not None,
+    # full - out on the tightest axis: negative when the output reaches past the full output.
+    "crop_total": lambda c: min(f - o for f, o in zip(c.geometry.full_size, c.geometry.output_size)),
+    "appends_zeros": lambda c: any(op > e for (_, e), op in zip(c.padding, c.output_padding)),
+    # Shorter than any output tf's 'SAME' accepts ((n - 1) * stride + 1).
+    "below_same_range": lambda c: any(
+        o < (n - 1) * s + 1 for o, n, s in zip(c.geometry.output_size, c.input_size, c.stride)
+    ),
+    "last_output_size_equals_out_channels": lambda c: c.output_shape[-1] == c.out_channels,
+    # Whether a framework without explicit pads has a setting that means the case's pads.
+    "keras_expressible": lambda c: _expressible(modes.keras_equivalent, c),
+    "tf_string_expressible": lambda c: _expressible(modes.tf_string_equivalent, c),
 }
 SELECTABLE = {f.name for f in fields(Case)} | set(DERIVED)
+
+
+def _expressible(equivalent, case: Case) -> bool:
+    found = equivalent(case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding)
+    return found is not None
 
 
 class RegisterError(ValueError):
@@ -62,6 +87,7 @@ class Divergence:
     upstream: str = ""
     outcomes: tuple = ()
     widen: float = 1.0
+    strict: bool = True
 
     def matches(self, case: Case) -> bool:
         for key, wanted in self.select.items():
@@ -80,6 +106,7 @@ class Divergence:
             "reason": self.reason,
             "links": list(self.links),
             "upstream": self.upstream,
+            "strict": self.strict,
         }
 
 
@@ -108,13 +135,14 @@ def _explains(entry: Divergence, outcome: str) -> bool:
 def settle(outcome: str, entries: list[Divergence]) -> tuple[str, Divergence | None]:
     """The recorded outcome and the entry behind it, given the comparison's outcome and the matching entries.
 
-    A pass where an xfail or unsupported entry matches is an ``xpass``: the divergence no longer
-    reproduces. A non-pass outcome is explained by the first entry that names it (``xfail``, or kept
+    A pass where a strict xfail or unsupported entry matches is an ``xpass``: the divergence no longer
+    reproduces (a non-strict entry leaves a pass a pass). A non-pass outcome is explained by the first entry that names it (``xfail``, or kept
     as ``unsupported``/``rejected`` under an unsupported entry); otherwise it stands unexplained.
     """
     expecting = [entry for entry in entries if entry.kind != "tolerance"]
     if outcome == "pass":
-        return ("xpass", expecting[0]) if expecting else ("pass", entries[0] if entries else None)
+        strict = [entry for entry in expecting if entry.strict]
+        return ("xpass", strict[0]) if strict else ("pass", entries[0] if entries else None)
     for entry in expecting:
         if _explains(entry, outcome):
             return ("xfail" if entry.kind == "xfail" else outcome), entry
@@ -132,7 +160,7 @@ def _entry(adapter: str, raw: dict, where: str) -> Divergence:
     def fail(rule: str):
         raise RegisterError(f"{where}: {rule}")
 
-    known = {"id", "kind", "reason", "select", "links", "upstream", "outcomes", "widen"}
+    known = {"id", "kind", "reason", "select", "links", "upstream", "outcomes", "widen", "strict"}
     if set(raw) - known:
         fail(f"unknown keys {sorted(set(raw) - known)}")
     if not str(raw.get("id", "")).strip():
@@ -154,6 +182,8 @@ def _entry(adapter: str, raw: dict, where: str) -> Divergence:
     outcomes = raw.get("outcomes", [])
     if set(outcomes) - set(NON_PASS):
         fail(f"outcomes must be among {NON_PASS}")
+    if not isinstance(raw.get("strict", True), bool):
+        fail("strict must be true or false")
     if raw["kind"] == "tolerance" and not float(raw.get("widen", 0)) > 1:
         fail("a tolerance entry needs widen > 1")
     return Divergence(
@@ -166,19 +196,25 @@ def _entry(adapter: str, raw: dict, where: str) -> Divergence:
         upstream=str(raw.get("upstream", "")),
         outcomes=tuple(outcomes),
         widen=float(raw.get("widen", 1.0)),
+        strict=bool(raw.get("strict", True)),
     )
 
 
-def load_register(adapter: str, directory: Path = REGISTER_DIR) -> Register:
-    """The adapter's register; an adapter without a file has an empty one."""
-    path = Path(directory) / f"{adapter}.toml"
-    if not path.exists():
-        return Register(adapter)
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    entries = [_entry(adapter, raw, f"{path.name} entry {i + 1}") for i, raw in enumerate(data.get("divergence", []))]
+def load_register(adapter: str, directory: Path = REGISTER_DIR, framework: str | None = None) -> Register:
+    """The adapter's register: ``<adapter>.toml``, after ``<framework>.toml`` (entries every adapter of
+    that framework shares, such as Keras's on each backend) when there is one. No file, no entries."""
+    names = [f"{framework}.toml"] if framework and framework != adapter else []
+    entries = []
+    for path in [Path(directory) / name for name in [*names, f"{adapter}.toml"]]:
+        if not path.exists():
+            continue
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        entries += [
+            _entry(adapter, raw, f"{path.name} entry {i + 1}") for i, raw in enumerate(data.get("divergence", []))
+        ]
     ids = [entry.id for entry in entries]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
-        raise RegisterError(f"{path.name}: duplicate entry ids {duplicated}")
+        raise RegisterError(f"register of {adapter}: duplicate entry ids {duplicated}")
     return Register(adapter, entries)

@@ -1,4 +1,5 @@
-"""Profiles of cases: curated cases that separate conventions, plus a deterministic sample of the axes.
+"""Profiles of cases: curated cases that separate conventions, a deterministic sample of the axes,
+and the mode grid: every framework's padding modes over the same geometry points.
 
 The same profile gives the same ids in the same order on every machine: the sample is drawn from a
 generator seeded by the profile's name, and invalid draws (an output cropped to nothing) are skipped.
@@ -21,6 +22,19 @@ DTYPE_WEIGHTS = (0.4, 0.3, 0.15, 0.15)
 CHANNELS = ((1, 1, 1), (2, 3, 1), (3, 2, 1), (4, 4, 2), (4, 6, 2), (3, 3, 3), (4, 4, 4), (2, 4, 2))
 SIZES = {1: (1, 2, 3, 5, 7, 9), 2: (1, 2, 3, 4, 5, 7), 3: (1, 2, 3, 4)}
 PADDING_KINDS = ("zero", "symmetric", "asymmetric", "large")
+
+# The mode grid's geometry points per profile: input size (1 included), kernel (odd and even), stride
+# (beyond the kernel and beyond the dilated kernel), dilation; 1-D, plus a few anisotropic 2-D points.
+MODE_AXES = {
+    "smoke": {"sizes": (1, 5), "kernels": (1, 2, 3), "strides": (1, 3), "dilations": (1,)},
+    "default": {"sizes": (1, 5), "kernels": (1, 2, 3, 4), "strides": (1, 2, 5), "dilations": (1, 2)},
+    "full": {"sizes": (1, 2, 3, 5, 7), "kernels": (1, 2, 3, 4, 5), "strides": (1, 2, 3, 4, 5), "dilations": (1, 2, 3)},
+}
+MODE_POINTS_2D = (
+    ((5, 3), (3, 2), (2, 1), (1, 1)),
+    ((4, 1), (2, 3), (3, 2), (1, 1)),
+    ((2, 5), (4, 1), (1, 1), (2, 1)),
+)
 
 
 def curated() -> list[Case]:
@@ -106,9 +120,84 @@ def _draw(rng: np.random.Generator) -> Case | None:
         return None
 
 
+def _joined(values) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def point_modes(input_size, kernel, stride, dilation, exhaustive: bool = False) -> list[str]:
+    """Every framework's mode tokens worth asking at one geometry point.
+
+    output_padding: none, 0 (not the same as none in Keras) and stride - 1 (all values if
+    ``exhaustive``); TF output shapes: the ends of each accepted range (all if ``exhaustive``); ONNX
+    output_shape: one and two positions short of full + output_padding (odd and even splits).
+    """
+    full = [(n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(input_size, kernel, stride, dilation)]
+    if exhaustive:
+        op_values = sorted({tuple(v for _ in stride) for v in range(max(stride))} | {tuple(s - 1 for s in stride)})
+    else:
+        op_values = sorted({tuple(0 for _ in stride), tuple(s - 1 for s in stride)})
+    op_values = [op for op in op_values if all(v < s for v, s in zip(op, stride))]
+    tokens = ["keras_same", "keras_valid", "jax_same", "jax_valid", "onnx_same_upper", "onnx_same_lower", "onnx_valid"]
+    for op in op_values:
+        tokens += [f"keras_same_op{_joined(op)}", f"keras_valid_op{_joined(op)}"]
+        if any(op):
+            tokens += [f"onnx_{p}_op{_joined(op)}" for p in ("same_upper", "same_lower", "valid")]
+    same_range = [((n - 1) * s + 1, n * s) for n, s in zip(input_size, stride)]
+    valid_range = [(f, f + s - 1) for f, s in zip(full, stride)]
+    for padding, ranges in (("same", same_range), ("valid", valid_range)):
+        lengths = {tuple(low for low, _ in ranges), tuple(high for _, high in ranges)}
+        if exhaustive:
+            lengths |= {tuple(low + i for low, high in ranges) for i in range(max(h - lo for lo, h in ranges) + 1)}
+        tokens += [f"tf_{padding}_o{_joined(length)}" for length in sorted(lengths)]
+    for op in op_values:
+        suffix = f"_op{_joined(op)}" if any(op) else ""
+        for short in (1, 2):
+            length = [f + v - short for f, v in zip(full, op)]
+            if min(length) >= 1:
+                tokens += [f"onnx_{p}_o{_joined(length)}{suffix}" for p in ("notset", "same_upper", "same_lower")]
+    return tokens
+
+
+def _legacy_pads(kernel, dilation) -> list[tuple]:
+    """Explicit pads for the jax_legacy mode: none, the full kernel reach, and beyond it (a negative
+    transposed-convolution pad)."""
+    reach = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return [tuple((0, 0) for _ in reach), tuple((r, r) for r in reach), tuple((r + 1, 0) for r in reach)]
+
+
+def mode_cases(name: str) -> list[Case]:
+    """The mode grid of a profile: float32, two input and three output channels, bias."""
+    axes = MODE_AXES[name]
+    points = [
+        ((n,), (k,), (s,), (d,))
+        for n in axes["sizes"]
+        for k in axes["kernels"]
+        for s in axes["strides"]
+        for d in axes["dilations"]
+    ]
+    if name != "smoke":
+        points += list(MODE_POINTS_2D)
+    common = dict(in_channels=2, out_channels=3, bias=True, dtype="float32")
+    cases = []
+    for size, kernel, stride, dilation in points:
+        at = dict(input_size=size, kernel=kernel, stride=stride, dilation=dilation, **common)
+        for token in point_modes(size, kernel, stride, dilation, exhaustive=name == "full"):
+            try:
+                cases.append(Case(**at, mode=token))
+            except ValueError:  # the documented rule yields no output here (e.g. an empty 'same' output)
+                continue
+        for padding in _legacy_pads(kernel, dilation):
+            for op in {tuple(0 for _ in stride), tuple(s - 1 for s in stride)}:
+                try:
+                    cases.append(Case(**at, padding=padding, output_padding=op, mode="jax_legacy"))
+                except ValueError:
+                    continue
+    return cases
+
+
 @cache
 def profile(name: str) -> tuple[Case, ...]:
-    """The cases of a profile, curated first, in a stable order without duplicates."""
+    """The cases of a profile, curated first, then the sample, then the mode grid; stable order, no duplicates."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
     seed = int.from_bytes(hashlib.sha256(f"profile:{name}".encode()).digest()[:8], "little")
@@ -119,4 +208,6 @@ def profile(name: str) -> tuple[Case, ...]:
         case = _draw(rng)
         if case is not None:
             cases.setdefault(case.id, case)
+    for case in mode_cases(name):
+        cases.setdefault(case.id, case)
     return tuple(cases.values())

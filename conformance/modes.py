@@ -30,6 +30,7 @@ when ``T < 0``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -227,3 +228,21 @@ def expressing(candidates, input_size, kernel, stride, dilation, padding, output
         except ValueError:
             continue
     return None
+
+
+def keras_equivalent(input_size, kernel, stride, dilation, padding, output_padding) -> Mode | None:
+    """The Keras (padding, output_padding) setting that means these canonical pads, or None."""
+    candidates = [Mode("keras", p) for p in ("valid", "same")] + [
+        Mode("keras", p, output_padding=op)
+        for p in ("valid", "same")
+        for op in itertools.product(*(range(s) for s in stride))
+    ]
+    return expressing(candidates, input_size, kernel, stride, dilation, padding, output_padding)
+
+
+def tf_string_equivalent(input_size, kernel, stride, dilation, padding, output_padding) -> Mode | None:
+    """The tf.nn 'VALID' or 'SAME' call (with its output_shape) that means these canonical pads, or None."""
+    full = [(n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(input_size, kernel, stride, dilation)]
+    size = tuple(f - b - e + op for f, (b, e), op in zip(full, padding, output_padding))
+    candidates = [Mode("tf", p, output_size=size) for p in ("valid", "same")]
+    return expressing(candidates, input_size, kernel, stride, dilation, padding, output_padding)

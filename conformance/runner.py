@@ -1,15 +1,69 @@
-"""Runs cases on one adapter: worker, comparison with the reference, register, result record."""
+"""Runs cases on one adapter: worker, comparison with the reference, register, result record.
+
+Adapters' workers can run ahead of the records (``start_ahead``): each adapter's process works
+through its cases on its own, a few adapters at a time, while the records are written in order.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
-from conformance.case import make_inputs
-from conformance.compare import accumulation_length, compare, expected_and_tolerance
+from conformance.case import Case, make_inputs
+from conformance.compare import accumulation_length, compare, expected_and_tolerance, observed_crop
 from conformance.divergences import is_explained, load_register, settle, widening
 from conformance.records import ResultFile, cpu_model, envelope
 from conformance.worker import Worker
+
+# How many adapters' processes compute at once when they run ahead: one per core, at least two.
+PARALLEL = max(2, os.cpu_count() or 1)
+_SLOTS = threading.BoundedSemaphore(PARALLEL)
+
+
+@lru_cache(maxsize=8192)
+def _expected(case_id: str, widen: float):
+    """The reference output and tolerance, shared by every adapter that runs the same case."""
+    case = Case.from_id(case_id)
+    x, w, bias = make_inputs(case)
+    return expected_and_tolerance(case, x, w, bias, widen)
+
+
+class RunAhead:
+    """A thread that feeds an adapter's worker its cases in order and keeps the attempts."""
+
+    def __init__(self, worker: Worker, case_ids: list[str]):
+        self.worker = worker
+        self.pending = set(case_ids)
+        self.attempts = {}
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._work, args=(list(case_ids),), daemon=True)
+        self._thread.start()
+
+    def _work(self, case_ids: list[str]) -> None:
+        for case_id in case_ids:
+            if self._stopping:
+                return
+            with _SLOTS:
+                attempt = self.worker.run(case_id)
+            with self._ready:
+                self.attempts[case_id] = attempt
+                self._ready.notify_all()
+
+    def take(self, case_id: str):
+        if case_id not in self.pending:
+            raise KeyError(f"case {case_id} was not given to this adapter's run-ahead")
+        with self._ready:
+            self._ready.wait_for(lambda: case_id in self.attempts)
+            self.pending.discard(case_id)
+            return self.attempts.pop(case_id)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._thread.join(timeout=5)
 
 
 class AdapterRun:
@@ -19,14 +73,25 @@ class AdapterRun:
         self.worker = Worker(spec, timeout=timeout)
         self.info = self.worker.describe()
         self.name = self.info["name"]
-        self.register = load_register(self.name, register_dir)
+        self.register = load_register(self.name, register_dir, framework=self.info["framework"])
         self.matched: set[str] = set()
         self.outcomes: Counter = Counter()
         self.results_dir = Path(results_dir)
         self.profile = profile
         self.file = None
+        self.ahead: RunAhead | None = None
         if self.info["unavailable"]:
             self.worker.stop()
+
+    def start_ahead(self, cases) -> None:
+        """Let the worker run these cases in the background; ``execute`` then takes their attempts."""
+        if not self.info["unavailable"] and cases:
+            self.ahead = RunAhead(self.worker, [case.id for case in cases])
+
+    def stop(self) -> None:
+        if self.ahead is not None:
+            self.ahead.stop()
+        self.worker.stop()
 
     def open_file(self) -> ResultFile:
         if self.file is None:
@@ -45,16 +110,17 @@ class AdapterRun:
         return self.file
 
     def execute(self, case) -> dict:
-        attempt = self.worker.run(case.id)
+        attempt = self.ahead.take(case.id) if self.ahead is not None else self.worker.run(case.id)
         entries = self.register.matching(case)
         self.matched.update(entry.id for entry in entries)
         widen = widening(entries)
         metrics = {}
         if attempt.status == "ok":
-            x, w, bias = make_inputs(case)
-            expected, tolerance = expected_and_tolerance(case, x, w, bias, widen)
+            expected, tolerance = _expected(case.id, widen)
             comparison = compare(case, expected, tolerance, attempt.output)
             raw_outcome, metrics = comparison.outcome, comparison.metrics
+            if raw_outcome in ("shape_mismatch", "value_mismatch"):
+                metrics["observed_window"] = observed_crop(case, *make_inputs(case), attempt.output)
             metrics["output_dtype"] = attempt.output_dtype
         else:
             raw_outcome = attempt.status
