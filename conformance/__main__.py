@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -39,10 +40,36 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--case-timeout", type=float, default=None, help="seconds one case may take (default 60)")
     run.add_argument("-k", default=None, help="pytest -k expression over the ids 'adapter:case-id'")
     run.add_argument("--junitxml", default=None, help="also write JUnit XML here")
+    equivalence = commands.add_parser(
+        "equivalence", help="where 'same' and 'valid' agree across frameworks, from a results directory"
+    )
+    equivalence.add_argument("results", help="directory of result files (from one or several runs)")
+    equivalence.add_argument("-o", "--output", default=None, help="file to write (default RESULTS/equivalence.jsonl)")
     args, passthrough = parser.parse_known_args(argv)
     if args.command == "run":
         return _run(args, passthrough)
+    if args.command == "equivalence":
+        return _equivalence(args)
     return 2
+
+
+def _equivalence(args: argparse.Namespace) -> int:
+    from conformance.equivalence import write
+
+    path = write(Path(args.results), Path(args.output) if args.output else None)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+    for line in lines:
+        if line["points"] == 0 or line["agree_everywhere"]:
+            continue
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(line["counts"].items()))
+        where = line["smallest_disagreement"]
+        print(
+            f"{line['family']:<6}{line['a']}  vs  {line['b']}: {counts}; smallest: n={where['input_size']} "
+            f"k={where['kernel']} s={where['stride']} d={where['dilation']} ({where['verdict']})"
+        )
+    agreeing = sum(line["agree_everywhere"] for line in lines)
+    print(f"{agreeing} of {len(lines)} pairs agree wherever both compute -> {path}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -135,9 +135,10 @@ def _explains(entry: Divergence, outcome: str) -> bool:
 def settle(outcome: str, entries: list[Divergence]) -> tuple[str, Divergence | None]:
     """The recorded outcome and the entry behind it, given the comparison's outcome and the matching entries.
 
-    A pass where a strict xfail or unsupported entry matches is an ``xpass``: the divergence no longer
-    reproduces (a non-strict entry leaves a pass a pass). A non-pass outcome is explained by the first entry that names it (``xfail``, or kept
-    as ``unsupported``/``rejected`` under an unsupported entry); otherwise it stands unexplained.
+    A pass where a strict xfail or unsupported entry matches is an ``xpass``: the divergence no
+    longer reproduces (a non-strict entry leaves a pass a pass). A non-pass outcome is explained by
+    the first entry that names it (``xfail``, or kept as ``unsupported``/``rejected`` under an
+    unsupported entry); otherwise it stands unexplained.
     """
     expecting = [entry for entry in entries if entry.kind != "tolerance"]
     if outcome == "pass":

@@ -181,6 +181,7 @@ def mode_cases(name: str) -> list[Case]:
     cases = []
     for size, kernel, stride, dilation in points:
         at = dict(input_size=size, kernel=kernel, stride=stride, dilation=dilation, **common)
+        cases.append(Case(**at))  # zero pads: the 'valid' that torch and every explicit-pads API spell
         for token in point_modes(size, kernel, stride, dilation, exhaustive=name == "full"):
             try:
                 cases.append(Case(**at, mode=token))

@@ -130,6 +130,8 @@ class Worker:
                 )
             status, output, dtype, message, notes, seconds, repro = self._connection.recv()
         except (EOFError, ConnectionError):
+            if self._process is not None:
+                self._process.join(5)  # the pipe can close before the exit status is known
             code = self._process.exitcode if self._process else None
             self.stop()
             return Attempt(

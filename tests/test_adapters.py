@@ -160,3 +160,152 @@ def test_onnxruntime_cuda_says_why_it_is_unavailable(onnx_adapters):
     assert (reason is None) == ("CUDAExecutionProvider" in onnxruntime.get_available_providers())
     if reason:
         assert "CUDAExecutionProvider is not among" in reason
+
+
+def test_onnx_modes_set_auto_pad_and_output_shape_instead_of_pads():
+    from adapters.onnx_runtimes import node_attributes
+
+    attributes = node_attributes(Case(input_size=(5,), kernel=4, stride=2, mode="onnx_same_lower_o9_op1"))
+    assert attributes["auto_pad"] == "SAME_LOWER" and attributes["output_shape"] == [9]
+    assert attributes["output_padding"] == [1] and "pads" not in attributes
+
+
+def test_onnx_same_upper_puts_the_odd_crop_at_the_end(onnx_adapters):
+    runtime, _ = onnx_adapters
+    case = Case(
+        input_size=(5,), kernel=4, stride=1, in_channels=2, out_channels=3, dtype="float32", mode="onnx_same_upper"
+    )
+    assert case.padding == ((1, 2),)  # the spec: begin = total / 2 with total 3
+    x, w, bias = make_inputs(case)
+    from reference import conv_transpose
+
+    np.testing.assert_allclose(
+        runtime.run(case, x, w, bias), conv_transpose(x, w, stride=1, padding=((1, 2),)), rtol=1e-5
+    )
+
+
+# --- Keras: one backend per process; the tox env's KERAS_BACKEND picks it ------------------------
+
+
+@pytest.fixture
+def keras_adapter():
+    import os
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend not in ("tensorflow", "jax", "torch"):
+        pytest.skip("KERAS_BACKEND is not set (tox -e keras-tensorflow, keras-jax or keras-torch runs this)")
+    pytest.importorskip("keras", reason="keras is not installed in this environment")
+    return load(f"keras-{backend}")
+
+
+def test_keras_kernel_layout_and_same_padding(keras_adapter):
+    case = Case(input_size=(5, 4), kernel=(3, 2), in_channels=2, out_channels=3, stride=2, bias=True,
+                dtype="float32", mode="keras_same")  # fmt: skip
+    x, w, bias = make_inputs(case)
+    from reference import conv_transpose
+
+    expected = conv_transpose(x, w, bias, **case.conv_params())
+    np.testing.assert_allclose(keras_adapter.run(case, x, w, bias), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(_run_repro(keras_adapter, case), keras_adapter.run(case, x, w, bias))
+
+
+def test_keras_expresses_explicit_pads_only_through_same_or_valid(keras_adapter):
+    expressible = Case(input_size=(5,), kernel=4, stride=2, padding=((1, 2),))  # keras 'same' with output_padding 1
+    assert keras_adapter.run(expressible, *make_inputs(expressible)).shape == expressible.output_shape
+    for case in (
+        Case(input_size=(5,), kernel=4, stride=2, padding=((2, 1),)),
+        Case(input_size=(4,), kernel=3, groups=1),
+    ):
+        if case.padding == ((0, 0),):
+            continue
+        with pytest.raises(Unsupported, match="no setting means"):
+            keras_adapter.run(case, *make_inputs(case))
+    grouped = Case(input_size=(4,), kernel=3, in_channels=2, out_channels=2, groups=2)
+    with pytest.raises(Unsupported, match="no groups"):
+        keras_adapter.run(grouped, *make_inputs(grouped))
+
+
+def test_keras_rejects_stride_with_dilation(keras_adapter):
+    case = Case(input_size=(5,), kernel=3, stride=2, dilation=2)
+    with pytest.raises(ValueError, match="dilation_rate"):
+        keras_adapter.run(case, *make_inputs(case))
+
+
+# --- tf.nn and JAX --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tf_adapter():
+    pytest.importorskip("tensorflow", reason="tensorflow is not installed here (tox -e tensorflow runs this)")
+    return load("tf-nn")
+
+
+def test_tf_explicit_pads_in_2d_and_output_shape_carries_output_padding(tf_adapter):
+    case = Case(input_size=(4, 3), kernel=(3, 2), in_channels=2, out_channels=3, stride=2, padding=((1, 0), (0, 1)),
+                output_padding=(1, 0), bias=True, dtype="float32")  # fmt: skip
+    x, w, bias = make_inputs(case)
+    from reference import conv_transpose
+
+    out = tf_adapter.run(case, x, w, bias)
+    np.testing.assert_allclose(out, conv_transpose(x, w, bias, **case.conv_params()), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(_run_repro(tf_adapter, case), out)
+    one_d = Case(input_size=(5,), kernel=4, stride=2, padding=((2, 1),))
+    with pytest.raises(Unsupported, match="only 'SAME' or 'VALID'"):
+        tf_adapter.run(one_d, *make_inputs(one_d))
+
+
+def test_tf_refuses_an_output_shape_its_forward_conv_cannot_give(tf_adapter):
+    import tensorflow as tf
+
+    x = np.ones((1, 5, 1), np.float32)
+    w = np.ones((4, 1, 1), np.float32)
+    # 'SAME' with n=5, stride 2 accepts 9 or 10 only; oneDNN (float32) refuses with an AbortedError,
+    # TensorFlow's own kernel (float64) with an InvalidArgumentError.
+    with pytest.raises(tf.errors.OpError):
+        tf.nn.conv1d_transpose(x, w, [1, 8, 1], 2, "SAME")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Size of out_backprop doesn't match"):
+        tf.nn.conv1d_transpose(x.astype(np.float64), w.astype(np.float64), [1, 8, 1], 2, "SAME")
+
+
+@pytest.fixture
+def jax_adapter():
+    pytest.importorskip("jax", reason="jax is not installed here (tox -e jax runs this)")
+    return load("jax")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        Case(
+            input_size=(4, 3),
+            kernel=(3, 2),
+            in_channels=2,
+            out_channels=3,
+            stride=2,
+            padding=((1, 0), (0, 1)),
+            output_padding=(1, 0),
+            bias=True,
+        ),  # conv_transpose, use_consistent_padding=True
+        Case(input_size=(5,), kernel=4, stride=2, padding=((4, 1),), output_padding=1, mode="jax_legacy"),
+        Case(
+            input_size=(4, 4),
+            kernel=3,
+            in_channels=4,
+            out_channels=6,
+            groups=2,
+            stride=2,
+            padding=((1, 0), (2, 1)),
+            bias=True,
+        ),  # conv_general_dilated with feature_group_count
+        Case(input_size=(5,), kernel=2, stride=3, mode="jax_same"),
+    ],
+    ids=lambda case: case.id,
+)
+def test_jax_matches_the_reference_through_each_call(jax_adapter, case):
+    from reference import conv_transpose
+
+    x, w, bias = make_inputs(case)
+    out = jax_adapter.run(case, x, w, bias)
+    assert out.dtype == np.float64  # x64 is on: float64 is not silently float32
+    np.testing.assert_allclose(out, conv_transpose(x, w, bias, **case.conv_params()), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_run_repro(jax_adapter, case), out, rtol=1e-12, atol=1e-12)

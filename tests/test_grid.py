@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.grid import curated, profile
+from conformance.grid import curated, mode_cases, profile
+
+
+def _explicit(name):
+    """The profile's sampled and curated cases, without the mode grid (which has explicit zero pads too)."""
+    grid = {case.id for case in mode_cases(name)}
+    return [case for case in profile(name) if case.id not in grid]
 
 
 def test_profile_sizes():
-    assert len(profile("smoke")) <= 100
-    assert len(profile("default")) >= 1000
-    assert len(profile("full")) >= 20000
+    assert len(_explicit("smoke")) <= 100
+    assert len(_explicit("default")) >= 1000
+    assert len(_explicit("full")) >= 20000
+    assert len(mode_cases("default")) >= 1000
 
 
 def test_profiles_are_deterministic_and_start_with_the_curated_cases():
@@ -26,8 +33,24 @@ def test_unknown_profile():
         profile("huge")
 
 
+def test_mode_grid_covers_every_framework_mode_and_the_edges():
+    cases = mode_cases("default")
+    kinds = {case.mode.split("_o")[0] for case in cases}
+    assert kinds >= {
+        "keras_same", "keras_valid", "tf_same", "tf_valid", "jax_same", "jax_valid", "jax_legacy",
+        "onnx_same_upper", "onnx_same_lower", "onnx_valid", "onnx_notset",
+    }  # fmt: skip
+    assert any("_op0" in case.mode for case in cases) and any(case.mode.endswith("_op1") for case in cases)
+    assert {n for case in cases for n in case.input_size} >= {1, 5}
+    assert {k % 2 for case in cases for k in case.kernel} == {0, 1}
+    assert any(s > k for case in cases for s, k in zip(case.stride, case.kernel))
+    assert any(s > d * (k - 1) + 1 and d > 1 for c in cases for s, k, d in zip(c.stride, c.kernel, c.dilation))
+    assert any(op > 0 for case in cases for op in case.output_padding)
+    assert {case.rank for case in cases} == {1, 2}
+
+
 def test_default_profile_covers_every_axis():
-    cases = profile("default")
+    cases = _explicit("default")
 
     def values(get):
         return {v for case in cases for v in get(case)}

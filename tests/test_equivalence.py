@@ -1,0 +1,43 @@
+"""The observed window of a mismatch, and the cross-framework equivalence built on it."""
+
+from __future__ import annotations
+
+from conformance.case import Case, make_inputs
+from conformance.compare import observed_crop
+from conformance.equivalence import analyse, family_member
+from reference import conv_transpose
+
+CASE = Case(input_size=(5, 4), kernel=3, stride=2, padding=((1, 0), (1, 1)), bias=True, in_channels=2,
+            out_channels=3, dtype="float32")  # fmt: skip
+
+
+def test_observed_crop_finds_the_window_a_framework_cut():
+    x, w, bias = make_inputs(CASE)
+    shifted = conv_transpose(x, w, bias, stride=2, padding=((0, 1), (1, 1)))
+    assert observed_crop(CASE, x, w, bias, shifted) == {"begin": [0, 1], "end": [1, 1], "appended": [0, 0]}
+    longer = conv_transpose(x, w, bias, stride=2, padding=((1, 0), (1, 1)), output_padding=(1, 0))
+    assert observed_crop(CASE, x, w, bias, longer)["appended"] == [1, 0]
+    assert observed_crop(CASE, x, w, bias, shifted[:, ::-1]) is None  # channels swapped: no window explains it
+
+
+def _record(adapter, case, outcome, window=None):
+    metrics = {"observed_window": window} if window else {}
+    return {"adapter": adapter, "case_id": case.id, "outcome": outcome, "raw_outcome": outcome, "metrics": metrics}
+
+
+def test_equivalence_pairs_members_by_window():
+    at = dict(input_size=(1,), kernel=1, stride=2, in_channels=2, out_channels=3, bias=True, dtype="float32")
+    jax_same, onnx_same = Case(**at, mode="jax_same"), Case(**at, mode="onnx_same_upper")
+    assert family_member(jax_same) == ("same", "jax SAME")
+    assert family_member(Case(**at, mode="keras_same_op1")) is None  # with output_padding: not the plain mode
+    # onnxruntime returned the full output (length 1) where the spec asks for n*stride = 2.
+    records = [
+        _record("jax", jax_same, "pass"),
+        _record("onnxruntime", onnx_same, "shape_mismatch", {"begin": [0], "end": [0], "appended": [0]}),
+    ]
+    (pair,) = [p for p in analyse(records) if p["family"] == "same"]
+    assert pair["counts"] == {"shape differs": 1} and not pair["agree_everywhere"]
+    assert pair["smallest_disagreement"]["b"]["window"] == {"begin": [0], "length": [1]}
+    records[1] = _record("onnxruntime", onnx_same, "pass")
+    (pair,) = [p for p in analyse(records) if p["family"] == "same"]
+    assert pair["agree_everywhere"] and pair["counts"] == {"agree": 1}
