@@ -11,6 +11,7 @@ from adapters import CPU_ADAPTERS
 from conformance.divergences import REGISTER_DIR
 from conformance.grid import PROFILES, profile
 from conformance.runner import AdapterRun
+from conformance.worker import Worker
 
 
 def pytest_addoption(parser):
@@ -35,10 +36,14 @@ def marker_name(framework: str) -> str:
 class ConformanceRun:
     def __init__(self, config):
         specs = config.getoption("adapter") or list(CPU_ADAPTERS)
+        timeout = config.getoption("case_timeout")
+        # Every adapter's process imports its framework at the same time; then each is described in turn.
+        workers = [Worker(spec, timeout=timeout).launch() for spec in specs]
         self.adapters = {}
-        for spec in specs:
+        for spec, worker in zip(specs, workers):
             run = AdapterRun(
                 spec,
+                worker=worker,
                 timeout=config.getoption("case_timeout"),
                 register_dir=Path(config.getoption("register")),
                 results_dir=Path(config.getoption("results")),

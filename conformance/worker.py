@@ -93,14 +93,24 @@ class Worker:
         self.timeout = timeout
         self._process = None
         self._connection = None
+        self._ready = False
         self.info: dict = {}
 
-    def _start(self) -> None:
+    def launch(self) -> Worker:
+        """Start the process without waiting for the framework to load (several can load at once)."""
         parent, child = _CONTEXT.Pipe()
         self._process = _CONTEXT.Process(target=_serve, args=(self.spec, child), daemon=True)
         self._process.start()
         child.close()
         self._connection = parent
+        self._ready = False
+        return self
+
+    def _start(self) -> None:
+        if self._process is None or self._ready:
+            self.launch()
+        parent = self._connection
+        self._ready = True
         if not parent.poll(120):
             self.stop()
             raise RuntimeError(f"adapter {self.spec!r} did not start within 120 s")
@@ -111,12 +121,12 @@ class Worker:
         self.info = info
 
     def describe(self) -> dict:
-        if self._process is None:
+        if self._process is None or not self._ready:
             self._start()
         return self.info
 
     def run(self, case_id: str) -> Attempt:
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or not self._ready or not self._process.is_alive():
             self._start()
         start = time.perf_counter()
         self._connection.send(case_id)
