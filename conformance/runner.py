@@ -69,9 +69,7 @@ class RunAhead:
 class AdapterRun:
     """One adapter's share of a run: its worker, register, result file and tallies."""
 
-    def __init__(
-        self, spec: str, *, timeout: float, register_dir: Path, results_dir: Path, profile: str, worker=None
-    ):
+    def __init__(self, spec: str, *, timeout: float, register_dir: Path, results_dir: Path, profile: str, worker=None):
         self.worker = worker or Worker(spec, timeout=timeout)
         self.info = self.worker.describe()
         self.name = self.info["name"]
