@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters import Unsupported
-from adapters.layouts import channels_first, channels_last, spatial_out_in
+from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
@@ -36,6 +36,17 @@ FACTS = {
     "output_padding": "none; expressed as a smaller end pad (end - output_padding, negative past the full output)",
     "groups": "conv_transpose has none; conv_general_dilated with lhs_dilation and feature_group_count",
 }
+
+
+@functools.cache
+def _configured_jax(device: str):
+    """jax, configured once per process."""
+    os.environ["JAX_ENABLE_X64"] = "1"  # else float64 arrays are silently computed in float32
+    os.environ.setdefault("JAX_PLATFORMS", device)
+    import jax
+
+    configure(jax)
+    return jax
 
 
 def configure(jax) -> None:
@@ -127,12 +138,7 @@ class JaxLax:
     modes = (modes.EXPLICIT, "jax")
 
     def _jax(self):
-        os.environ["JAX_ENABLE_X64"] = "1"  # else float64 arrays are silently computed in float32
-        os.environ.setdefault("JAX_PLATFORMS", self.device)
-        import jax
-
-        configure(jax)
-        return jax
+        return _configured_jax(self.device)
 
     def availability(self) -> str | None:
         try:
@@ -188,7 +194,7 @@ class JaxLax:
         ]
         if call["function"] == "conv_transpose":
             lines += [
-                f"y = lax.conv_transpose(xs, np.transpose(w, {(*range(2, 2 + rank), 1, 0)}), {case.stride}, "
+                f"y = lax.conv_transpose(xs, np.transpose(w, {spatial_out_in_axes(rank)}), {case.stride}, "
                 f"{call['padding']!r}, rhs_dilation={case.dilation},",
                 f"    dimension_numbers={_SPECS[rank]}, transpose_kernel=True, precision=lax.Precision.HIGHEST,",
                 f"    use_consistent_padding={call['use_consistent_padding']})",

@@ -9,13 +9,14 @@ so each backend runs in its own worker process; this module imports keras only i
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
 import numpy as np
 
 from adapters import Unsupported
-from adapters.layouts import channels_first, channels_last, spatial_out_in
+from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
@@ -34,15 +35,40 @@ def keras_arguments(case: Case) -> tuple[str, tuple[int, ...] | None]:
     mode = case.mode_spec
     if mode.framework == "keras":
         return mode.padding, mode.output_padding
-    found = modes.keras_equivalent(
-        case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding
-    )
+    found = modes.keras_equivalent(case)
     if found is None:
         raise Unsupported(
             f"Keras has only padding='same'/'valid' with output_padding < stride; no setting means "
             f"pads {case.padding} with output_padding {case.output_padding} here"
         )
     return found.padding, found.output_padding
+
+
+@functools.cache
+def _configured_keras(backend: str):
+    """keras on this backend, configured once per process (KERAS_BACKEND is read at the first import)."""
+    os.environ["KERAS_BACKEND"] = backend
+    if backend == "jax":
+        os.environ["JAX_ENABLE_X64"] = "1"  # else jax silently computes float64 layers in float32
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(
+            f"keras was already imported with backend {keras.backend.backend()!r} in this process; "
+            f"this adapter needs {backend!r} (run each Keras backend in its own process)"
+        )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    if backend == "jax":
+        import jax
+
+        from adapters.jax_lax import configure
+
+        configure(jax)
+    return keras
 
 
 class Keras:
@@ -55,28 +81,7 @@ class Keras:
     modes = (modes.EXPLICIT, "keras")
 
     def _keras(self):
-        os.environ["KERAS_BACKEND"] = self.backend
-        if self.backend == "jax":
-            os.environ["JAX_ENABLE_X64"] = "1"  # else jax silently computes float64 layers in float32
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import keras
-
-        if keras.backend.backend() != self.backend:
-            raise RuntimeError(
-                f"keras was already imported with backend {keras.backend.backend()!r} in this process; "
-                f"adapter {self.name} needs {self.backend!r} (run each Keras backend in its own process)"
-            )
-        if self.backend == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.experimental.enable_tensor_float_32_execution(False)
-        if self.backend == "jax":
-            import jax
-
-            from adapters.jax_lax import configure
-
-            configure(jax)
-        return keras
+        return _configured_keras(self.backend)
 
     def availability(self) -> str | None:
         if "keras" in sys.modules and sys.modules["keras"].backend.backend() != self.backend:
@@ -157,7 +162,7 @@ class Keras:
             f"layer = keras.layers.Conv{rank}DTranspose(**{arguments!r})",
             f"inputs = {move_in}",
             "layer.build(inputs.shape)",
-            f"layer.kernel.assign(np.transpose(w, {(*range(2, 2 + rank), 1, 0)}))  # (*k, C_out, C_in)",
+            f"layer.kernel.assign(np.transpose(w, {spatial_out_in_axes(rank)}))  # (*k, C_out, C_in)",
         ]
         if case.bias:
             lines.append("layer.bias.assign(bias)")

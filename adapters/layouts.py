@@ -16,8 +16,12 @@ def channels_first(y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(y, -1, 1))
 
 
+def spatial_out_in_axes(rank: int) -> tuple[int, ...]:
+    """The transpose axes taking (C_in, C_out, *k) to (*k, C_out, C_in); repro snippets spell them out."""
+    return (*range(2, 2 + rank), 1, 0)
+
+
 def spatial_out_in(w: np.ndarray) -> np.ndarray:
     """The canonical weight (C_in, C_out, *k) as (*k, C_out, C_in): Keras's and tf.nn's transposed-
     convolution kernel, and jax.lax.conv_transpose's HWIO kernel under transpose_kernel=True."""
-    rank = w.ndim - 2
-    return np.ascontiguousarray(np.transpose(w, (*range(2, 2 + rank), 1, 0)))
+    return np.ascontiguousarray(np.transpose(w, spatial_out_in_axes(w.ndim - 2)))

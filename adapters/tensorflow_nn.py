@@ -8,12 +8,13 @@ pads; no output_padding argument (the output_shape carries it); no groups.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 
 from adapters import Unsupported
-from adapters.layouts import channels_first, channels_last, spatial_out_in
+from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
@@ -37,15 +38,23 @@ def tf_arguments(case: Case) -> tuple[object, tuple[int, ...]]:
         return mode.padding.upper(), mode.output_size
     if case.rank in FACTS["explicit_padding_ranks"]:
         return [[0, 0], *[list(pair) for pair in case.padding], [0, 0]], size
-    found = modes.tf_string_equivalent(
-        case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding
-    )
+    found = modes.tf_string_equivalent(case)
     if found is None:
         raise Unsupported(
             f"tf.nn.conv{case.rank}d_transpose takes only 'SAME' or 'VALID' (explicit pads are conv2d_transpose's "
             f"alone); neither means pads {case.padding} with output_padding {case.output_padding} here"
         )
     return found.padding.upper(), size
+
+
+@functools.cache
+def _configured_tensorflow():
+    """tensorflow with TF32 off, configured once per process."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    return tf
 
 
 class TensorflowNN:
@@ -55,11 +64,7 @@ class TensorflowNN:
     modes = (modes.EXPLICIT, "tf")
 
     def _tf(self):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tensorflow as tf
-
-        tf.config.experimental.enable_tensor_float_32_execution(False)
-        return tf
+        return _configured_tensorflow()
 
     def availability(self) -> str | None:
         try:
@@ -104,7 +109,7 @@ class TensorflowNN:
             "import tensorflow as tf",
             f"y = tf.nn.conv{rank}d_transpose(",
             "    np.moveaxis(x, 1, -1),  # channels last",
-            f"    np.transpose(w, {(*range(2, 2 + rank), 1, 0)}),  # (*k, C_out, C_in)",
+            f"    np.transpose(w, {spatial_out_in_axes(rank)}),  # (*k, C_out, C_in)",
             f"    output_shape={[case.batch, *size, case.out_channels]}, strides={list(case.stride)},",
             f"    padding={padding!r}, dilations={list(case.dilation)})",
         ]

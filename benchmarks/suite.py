@@ -59,7 +59,7 @@ def main() -> int:
             if run.info["unavailable"]:
                 print(f"{spec:<32}unavailable: {run.info['unavailable']}")
                 continue
-            spoken = [case for case in cases if case.mode_spec.framework in run.info["modes"]]
+            spoken = [case for case in cases if run.speaks(case)]
             _, framework, _ = _pass(run, spoken)
             cold = time.perf_counter() - started
             warm, framework, overhead = _pass(run, spoken)

@@ -44,7 +44,7 @@ class ConformanceRun:
             run = AdapterRun(
                 spec,
                 worker=worker,
-                timeout=config.getoption("case_timeout"),
+                timeout=timeout,
                 register_dir=Path(config.getoption("register")),
                 results_dir=Path(config.getoption("results")),
                 profile=config.getoption("profile"),
@@ -52,11 +52,7 @@ class ConformanceRun:
             self.adapters[run.name] = run
         dtypes = config.getoption("dtype")
         cases = [c for c in profile(config.getoption("profile")) if not dtypes or c.dtype in dtypes]
-        # Each adapter gets the explicit cases and the cases of the framework modes it speaks.
-        self.cases = {
-            name: [case for case in cases if case.mode_spec.framework in run.info["modes"]]
-            for name, run in self.adapters.items()
-        }
+        self.cases = {name: [case for case in cases if run.speaks(case)] for name, run in self.adapters.items()}
         self.filtered = bool(dtypes)
 
     def close(self):

@@ -61,15 +61,10 @@ DERIVED = {
     ),
     "last_output_size_equals_out_channels": lambda c: c.output_shape[-1] == c.out_channels,
     # Whether a framework without explicit pads has a setting that means the case's pads.
-    "keras_expressible": lambda c: _expressible(modes.keras_equivalent, c),
-    "tf_string_expressible": lambda c: _expressible(modes.tf_string_equivalent, c),
+    "keras_expressible": lambda c: modes.keras_equivalent(c) is not None,
+    "tf_string_expressible": lambda c: modes.tf_string_equivalent(c) is not None,
 }
 SELECTABLE = {f.name for f in fields(Case)} | set(DERIVED)
-
-
-def _expressible(equivalent, case: Case) -> bool:
-    found = equivalent(case.input_size, case.kernel, case.stride, case.dilation, case.padding, case.output_padding)
-    return found is not None
 
 
 class RegisterError(ValueError):

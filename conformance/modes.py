@@ -214,35 +214,34 @@ def meaning(mode: Mode, input_size, kernel, stride, dilation):
     return tuple((b, e) for b, e, _ in triples), tuple(op for _, _, op in triples)
 
 
-def expressing(candidates, input_size, kernel, stride, dilation, padding, output_padding) -> Mode | None:
-    """The first candidate mode whose documented meaning is these canonical pads, or None.
+def expressing(candidates, case) -> Mode | None:
+    """The first candidate mode whose documented meaning is the case's canonical pads, or None.
 
     Adapters of frameworks without explicit pads use it to translate an explicit case into one of
-    their own modes, and to say plainly when none means the same.
+    their own modes, and to say plainly when none means the same. ``case`` is a ``Case`` (this
+    module sits below ``conformance.case`` and reads only its fields).
     """
-    wanted = normal_form(padding, output_padding)
+    wanted = normal_form(case.padding, case.output_padding)
     for mode in candidates:
         try:
-            if meaning(mode, input_size, kernel, stride, dilation) == wanted:
+            if meaning(mode, case.input_size, case.kernel, case.stride, case.dilation) == wanted:
                 return mode
         except ValueError:
             continue
     return None
 
 
-def keras_equivalent(input_size, kernel, stride, dilation, padding, output_padding) -> Mode | None:
-    """The Keras (padding, output_padding) setting that means these canonical pads, or None."""
+def keras_equivalent(case) -> Mode | None:
+    """The Keras (padding, output_padding) setting that means the case's pads, or None."""
     candidates = [Mode("keras", p) for p in ("valid", "same")] + [
         Mode("keras", p, output_padding=op)
         for p in ("valid", "same")
-        for op in itertools.product(*(range(s) for s in stride))
+        for op in itertools.product(*(range(s) for s in case.stride))
     ]
-    return expressing(candidates, input_size, kernel, stride, dilation, padding, output_padding)
+    return expressing(candidates, case)
 
 
-def tf_string_equivalent(input_size, kernel, stride, dilation, padding, output_padding) -> Mode | None:
-    """The tf.nn 'VALID' or 'SAME' call (with its output_shape) that means these canonical pads, or None."""
-    full = [(n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(input_size, kernel, stride, dilation)]
-    size = tuple(f - b - e + op for f, (b, e), op in zip(full, padding, output_padding))
-    candidates = [Mode("tf", p, output_size=size) for p in ("valid", "same")]
-    return expressing(candidates, input_size, kernel, stride, dilation, padding, output_padding)
+def tf_string_equivalent(case) -> Mode | None:
+    """The tf.nn 'VALID' or 'SAME' call (with its output_shape) that means the case's pads, or None."""
+    size = case.geometry.output_size
+    return expressing([Mode("tf", p, output_size=size) for p in ("valid", "same")], case)

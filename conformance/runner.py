@@ -83,6 +83,10 @@ class AdapterRun:
         if self.info["unavailable"]:
             self.worker.stop()
 
+    def speaks(self, case) -> bool:
+        """Whether the adapter is given this case: explicit ones, and those of the modes it speaks."""
+        return case.mode_spec.framework in self.info["modes"]
+
     def start_ahead(self, cases) -> None:
         """Let the worker run these cases in the background; ``execute`` then takes their attempts."""
         if not self.info["unavailable"] and cases:

@@ -52,7 +52,8 @@ def test_normal_form_keeps_one_of_end_crop_and_output_padding():
 
 
 def test_explicit_pads_translate_to_a_keras_setting_only_where_one_means_them():
-    found = modes.keras_equivalent((5,), (4,), (2,), (1,), ((1, 2),), (0,))
+    found = modes.keras_equivalent(Case(input_size=(5,), kernel=4, stride=2, padding=((1, 2),)))
     assert found is not None and found.token == "keras_same_op1"
-    assert modes.keras_equivalent((5,), (4,), (2,), (1,), ((2, 1),), (0,)) is None
-    assert modes.tf_string_equivalent((5,), (4,), (2,), (1,), ((0, 0),), (1,)).token == "tf_valid_o13"
+    assert modes.keras_equivalent(Case(input_size=(5,), kernel=4, stride=2, padding=((2, 1),))) is None
+    one_zero_appended = Case(input_size=(5,), kernel=4, stride=2, output_padding=1)
+    assert modes.tf_string_equivalent(one_zero_appended).token == "tf_valid_o13"
