@@ -43,20 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     equivalence = commands.add_parser(
         "equivalence", help="where 'same' and 'valid' agree across frameworks, from a results directory"
     )
-    equivalence.add_argument("results", help="directory of result files (from one or several runs)")
-    equivalence.add_argument("-o", "--output", default=None, help="file to write (default RESULTS/equivalence.jsonl)")
+    equivalence.add_argument("results", nargs="+", help="directories of result files (one run or several)")
+    equivalence.add_argument("-o", "--output", default=None, help="file to write (default FIRST_RESULTS_DIR/equivalence.jsonl)")
+    # The front door also offers the commands that only read records; they live downstream, in reports/.
+    from reports.cli import add_commands, run
+
+    add_commands(commands)
     args, passthrough = parser.parse_known_args(argv)
     if args.command == "run":
         return _run(args, passthrough)
     if args.command == "equivalence":
         return _equivalence(args)
-    return 2
+    if passthrough:
+        parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
+    return run(args)
 
 
 def _equivalence(args: argparse.Namespace) -> int:
     from conformance.equivalence import write
 
-    path = write(Path(args.results), Path(args.output) if args.output else None)
+    path = write([Path(path) for path in args.results], Path(args.output) if args.output else None)
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
     for line in lines:
         if line["points"] == 0 or line["agree_everywhere"]:

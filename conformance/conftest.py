@@ -98,6 +98,7 @@ def pytest_collection_finish(session):
         if spec is not None and "adapter_name" in spec.params:
             selected.setdefault(spec.params["adapter_name"], []).append(spec.params["case"])
     for name, run in state.adapters.items():
+        run.planned = 0 if run.info["unavailable"] else len(selected.get(name, []))
         run.start_ahead(selected.get(name, []))
 
 

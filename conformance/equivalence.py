@@ -5,9 +5,9 @@ family agree on a geometry point when they return the same window (same length: 
 begin too: same values, on the same inputs). A member's window is the documented one where it passed,
 the observed one (``metrics.observed_window``) where it mismatched, and none where it refused.
 
-    python -m conformance equivalence RESULTS_DIR [-o FILE]
+    python -m conformance equivalence RESULTS_DIR... [-o FILE]
 
-writes ``RESULTS_DIR/equivalence.jsonl``: an envelope, then one ``equivalence`` record per family and
+writes ``RESULTS_DIR/equivalence.jsonl`` (the first directory's): an envelope, then one ``equivalence`` record per family and
 pair of members, with counts over the shared points and the smallest point where they disagree.
 """
 
@@ -120,17 +120,19 @@ def analyse(records: list[dict]) -> list[dict]:
     return results
 
 
-def write(results_dir: Path, output: Path | None = None) -> Path:
-    """Read every result file in ``results_dir`` and write the equivalence records next to them."""
-    results_dir = Path(results_dir)
-    output = Path(output) if output else results_dir / "equivalence.jsonl"
+def write(results_dirs, output: Path | None = None) -> Path:
+    """Read every result file under the given directories (one run or several merged) and write the
+    equivalence records, by default next to the first directory's files."""
+    results_dirs = [Path(path) for path in ([results_dirs] if isinstance(results_dirs, (str, Path)) else results_dirs)]
+    output = Path(output) if output else results_dirs[0] / "equivalence.jsonl"
     records, sources = [], []
-    for path in sorted(results_dir.glob("*.jsonl")):
+    for path in sorted({found for directory in results_dirs for found in directory.rglob("*.jsonl")}):
         if path.resolve() == output.resolve():
             continue
+        with path.open(encoding="utf-8") as handle:
+            if json.loads(handle.readline() or "{}").get("kind") == "equivalence":
+                continue
         header, found = read_results(path)
-        if header.get("kind", "results") != "results":
-            continue
         sources.append({"adapter": header["adapter"], "framework_versions": header["framework_versions"]})
         records += found
     lines = [{"type": "envelope", "kind": "equivalence", "schema_version": SCHEMA_VERSION, "sources": sources}]

@@ -1,8 +1,9 @@
 """Result files: JSON Lines, one file per adapter and device, written as the run goes.
 
 The first line is the envelope (schema version, suite commit, UTC time, platform, device, framework
-versions); every other line is one record for one (case, adapter, device). A killed run keeps every
-record written before it died.
+versions, how many cases the run planned for the adapter); then one record per (case, adapter,
+device); and, when the run closes the file, an ``end`` line with the counts. A killed run keeps every
+record written before it died, and the missing ``end`` line says it did not finish.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the envelope's planned count and the end line
 OUTCOMES = (
     "pass",
     "shape_mismatch",
@@ -48,7 +49,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def envelope(adapter: str, device: str, versions: dict, precision: dict, profile: str, device_model: str) -> dict:
+def envelope(
+    adapter: str, device: str, versions: dict, precision: dict, profile: str, device_model: str, planned: int
+) -> dict:
     return {
         "type": "envelope",
         "schema_version": SCHEMA_VERSION,
@@ -65,6 +68,7 @@ def envelope(adapter: str, device: str, versions: dict, precision: dict, profile
         "framework_versions": versions,
         "precision": precision,
         "profile": profile,
+        "planned": planned,
     }
 
 
@@ -75,6 +79,8 @@ class ResultFile:
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.path = Path(directory) / f"{adapter}.jsonl"
         self._handle = self.path.open("w", encoding="utf-8")
+        self.planned = header["planned"]
+        self.written = 0
         self._write(header)
 
     def _write(self, item: dict) -> None:
@@ -85,16 +91,26 @@ class ResultFile:
         if record.get("outcome") not in OUTCOMES:
             raise ValueError(f"unknown outcome {record.get('outcome')!r}")
         self._write({"type": "result", **record})
+        self.written += 1
 
     def close(self) -> None:
+        """The end line: a run that wrote it, with as many records as it planned, finished."""
+        self._write({"type": "end", "planned": self.planned, "records": self.written})
         self._handle.close()
 
 
-def read_results(path: Path) -> tuple[dict, list[dict]]:
-    """The envelope and the records of one result file."""
+def read_result_file(path: Path) -> tuple[dict, list[dict], dict | None]:
+    """The envelope, the records and the end line (None if the run never closed the file)."""
     lines = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not lines or lines[0].get("type") != "envelope":
         raise ValueError(f"{path}: the first line must be the envelope")
     if lines[0].get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema version {lines[0].get('schema_version')}, this suite reads {SCHEMA_VERSION}")
-    return lines[0], lines[1:]
+    end = lines[-1] if lines[-1].get("type") == "end" else None
+    return lines[0], [line for line in lines[1:] if line.get("type") == "result"], end
+
+
+def read_results(path: Path) -> tuple[dict, list[dict]]:
+    """The envelope and the records of one result file."""
+    header, records, _ = read_result_file(path)
+    return header, records

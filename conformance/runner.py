@@ -79,6 +79,7 @@ class AdapterRun:
         self.results_dir = Path(results_dir)
         self.profile = profile
         self.file = None
+        self.planned = 0
         self.ahead: RunAhead | None = None
         if self.info["unavailable"]:
             self.worker.stop()
@@ -108,6 +109,7 @@ class AdapterRun:
                 device_model=cpu_model()
                 if self.info["device"] == "cpu"
                 else self.info.get("versions", {}).get("device", self.info["device"]),
+                planned=self.planned,
             )
             header["unavailable"] = self.info["unavailable"]
             self.file = ResultFile(self.results_dir, self.name, header)

@@ -1,0 +1,155 @@
+"""The regression gate: a run compared case by case with a committed baseline.
+
+A baseline is versioned JSON for one framework-version series (the adapters and the versions they
+ran), holding each case's outcome and the divergence behind it. The gate fails on
+
+- a run that did not finish (no end line, or fewer records than it planned);
+- a run of other framework versions than the baseline's series (compare it with that series' baseline);
+- a case that passed in the baseline and no longer does;
+- a new non-pass outcome (a new case, or a changed outcome) that no divergence explains;
+- a case of the baseline missing from the run;
+- a registered divergence that no longer reproduces (the baseline's xfail now passes);
+
+and lists fixes (a non-pass that now passes) as good news without failing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reports.results import ResultSet
+
+FORMAT = "transposed-convolution-conformance-baseline"
+VERSION = 1
+PASSING = ("pass", "xpass")
+LISTED = 20  # cases listed per finding and adapter; the rest are counted
+
+
+@dataclass
+class Verdict:
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    fixes: list[str] = field(default_factory=list)
+    compared: int = 0
+
+    def fail(self, kind: str, line: str) -> None:
+        self.failures.setdefault(kind, []).append(line)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def text(self) -> str:
+        lines = []
+        for kind, found in self.failures.items():
+            lines.append(f"FAIL {kind} ({len(found)}):")
+            lines += [f"  {line}" for line in found[:LISTED]]
+            if len(found) > LISTED:
+                lines.append(f"  ... and {len(found) - LISTED} more")
+        if self.fixes:
+            lines.append(f"FIXED, good news ({len(self.fixes)}):")
+            lines += [f"  {line}" for line in self.fixes[:LISTED]]
+            if len(self.fixes) > LISTED:
+                lines.append(f"  ... and {len(self.fixes) - LISTED} more")
+        verdict = "passes" if self.passed else "fails"
+        lines.append(f"gate {verdict}: {self.compared} results compared with the baseline")
+        return "\n".join(lines)
+
+
+
+def baseline_from(results: ResultSet) -> dict:
+    """A baseline recording every run's versions and each case's outcome and divergence."""
+    adapters = {}
+    for run in results.runs:
+        if run.adapter in adapters:
+            raise ValueError(f"a baseline is for one series: {run.adapter!r} appears in several versions")
+        adapters[run.adapter] = {
+            "framework_versions": run.versions,
+            "profile": run.envelope.get("profile"),
+            "cases": {
+                record["case_id"]: {
+                    "outcome": record["outcome"],
+                    "divergence": (record.get("divergence") or {}).get("id"),
+                }
+                for record in run.records
+            },
+        }
+    return {"format": FORMAT, "version": VERSION, "adapters": dict(sorted(adapters.items()))}
+
+
+def read_baseline(path: Path) -> dict:
+    baseline = json.loads(Path(path).read_text(encoding="utf-8"))
+    if baseline.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a conformance baseline (format {baseline.get('format')!r})")
+    if baseline.get("version") != VERSION:
+        raise ValueError(f"{path}: baseline version {baseline.get('version')}, this gate reads {VERSION}")
+    return baseline
+
+
+def write_baseline(results: ResultSet, path: Path) -> dict:
+    baseline = baseline_from(results)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(baseline, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return baseline
+
+
+def gate(baseline: dict, results: ResultSet) -> Verdict:
+    verdict = Verdict()
+    runs = {}
+    for run in results.runs:
+        if run.adapter in runs:
+            verdict.fail("ambiguous run", f"{run.adapter}: given in several versions; gate one series at a time")
+        runs[run.adapter] = run
+        if run.unfinished:
+            verdict.fail("run did not finish", run.unfinished)
+    for adapter, expected in baseline["adapters"].items():
+        run = runs.get(adapter)
+        if run is None:
+            verdict.fail("missing adapter", f"{adapter}: in the baseline, absent from the run ({len(expected['cases'])} cases)")
+            continue
+        if run.versions != expected["framework_versions"]:
+            verdict.fail(
+                "other framework versions",
+                f"{adapter}: the baseline's series is {expected['framework_versions']}, the run has {run.versions}; "
+                "gate against that series' baseline, or write one with --update-baseline",
+            )
+            continue
+        _compare_cases(adapter, expected["cases"], run.records, verdict)
+    for adapter, run in runs.items():
+        if adapter not in baseline["adapters"]:
+            for record in run.records:
+                if not record.get("explained", record["outcome"] in PASSING):
+                    verdict.fail("new unexplained outcome", f"{adapter}: {record['case_id']}: {record['outcome']} (adapter new to the baseline)")
+    return verdict
+
+
+def _compare_cases(adapter: str, expected: dict, records: list[dict], verdict: Verdict) -> None:
+    seen = set()
+    for record in records:
+        case_id, outcome = record["case_id"], record["outcome"]
+        seen.add(case_id)
+        verdict.compared += 1
+        before = expected.get(case_id)
+        where = f"{adapter}: {case_id}"
+        explained = record.get("explained", outcome in PASSING)
+        if before is None:
+            if not explained:
+                verdict.fail("new unexplained outcome", f"{where}: {outcome} (new case)")
+            continue
+        was = before["outcome"]
+        if was == outcome:
+            continue
+        if was == "xfail" and outcome in PASSING:
+            verdict.fail(
+                "divergence no longer reproduces",
+                f"{where}: {before['divergence']} was xfail, now {outcome}; update the register entry",
+            )
+        elif was in PASSING:
+            verdict.fail("regression", f"{where}: passed, now {outcome}")
+        elif outcome in PASSING:
+            verdict.fixes.append(f"{where}: {was} -> {outcome}")
+        elif not explained:
+            verdict.fail("new unexplained outcome", f"{where}: {was} -> {outcome}")
+    for case_id in sorted(set(expected) - seen):
+        verdict.fail("missing case", f"{adapter}: {case_id} (was {expected[case_id]['outcome']})")

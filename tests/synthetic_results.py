@@ -1,0 +1,110 @@
+"""Result files made up from real cases, for the report's, gate's and site's tests and benchmark.
+
+The records have every field a run writes; their outcomes are drawn deterministically (seeded), so
+that a test knows exactly what each file holds without running a framework.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from conformance.case import Case
+from conformance.records import ResultFile, envelope
+
+DIVERGENCE = {
+    "id": "made-up-divergence",
+    "kind": "unsupported",
+    "reason": "a <made-up> reason & its link",
+    "links": ["https://example.org/issue/1"],
+    "upstream": "",
+    "strict": True,
+}
+
+
+def record(case: Case, adapter: str, outcome: str) -> dict:
+    metrics: dict = {"output_dtype": case.dtype}
+    expected_shape = [case.batch, case.out_channels, *case.geometry.output_size]
+    raw, explained, divergence = outcome, outcome == "pass", None
+    if outcome == "value_mismatch":
+        bins = [min(n, 4) for n in case.geometry.output_size]
+        error_map = [1.0] * bins[-1]
+        for size in reversed(bins[:-1]):
+            error_map = [error_map if i == size - 1 else _zeros(error_map) for i in range(size)]
+        metrics.update(
+            expected_shape=expected_shape,
+            max_abs_error=0.5,
+            max_rel_error=0.25,
+            max_error_over_tolerance=1e4,
+            bad_count=3,
+            bad_fraction=0.1,
+            worst_index=[0, 0, *[n - 1 for n in case.geometry.output_size]],
+            worst_expected=2.0,
+            worst_actual=2.5,
+            worst_tolerance=1e-6,
+            error_map=error_map,
+            observed_window=None,
+        )
+    elif outcome == "shape_mismatch":
+        actual = [*expected_shape[:-1], expected_shape[-1] - 1]
+        metrics.update(expected_shape=expected_shape, actual_shape=actual, observed_window=None)
+    elif outcome == "xfail":
+        raw, explained = "value_mismatch", True
+        divergence = {**DIVERGENCE, "id": "made-up-xfail", "kind": "xfail"}
+        metrics.update(expected_shape=expected_shape, max_abs_error=1.0, error_map=[1.0])
+    elif outcome in ("unsupported", "rejected"):
+        metrics = {"message": f"{adapter} cannot <express> {case.id}"}
+        divergence, explained = DIVERGENCE, True
+    return {
+        "case_id": case.id,
+        "case": case.fields(),
+        "adapter": adapter,
+        "device": "cpu",
+        "outcome": outcome,
+        "raw_outcome": raw,
+        "explained": explained,
+        "metrics": metrics,
+        "tolerance": {"rule": "made up", "accumulation_length": 1, "widen": 1.0},
+        "divergence": divergence,
+        "warnings": [],
+        "duration_s": 0.001,
+        "repro": f"import {adapter}\n# reproduces {case.id} <here>",
+    }
+
+
+def _zeros(like):
+    return [_zeros(item) for item in like] if isinstance(like[0], list) else [0.0] * len(like)
+
+
+def write_run(
+    directory: Path,
+    adapter: str,
+    cases,
+    outcomes: dict[str, str] | None = None,
+    versions: dict | None = None,
+    seed: int = 0,
+    finish: bool = True,
+    mix: tuple = (("pass", 0.8), ("unsupported", 0.1), ("value_mismatch", 0.04), ("shape_mismatch", 0.03)),
+) -> Path:
+    """One adapter's result file: outcomes drawn from ``mix`` unless given per case id in ``outcomes``."""
+    rng = random.Random(f"{adapter}:{seed}")
+    names, weights = zip(*mix)
+    header = envelope(
+        adapter=adapter,
+        device="cpu",
+        versions=versions or {adapter: "1.0"},
+        precision={},
+        profile="made-up",
+        device_model="test cpu",
+        planned=len(cases),
+    )
+    header["unavailable"] = None
+    file = ResultFile(Path(directory), adapter, header)
+    for case in cases:
+        drawn = rng.choices(names, weights)[0]
+        file.append(record(case, adapter, (outcomes or {}).get(case.id, drawn)))
+    if finish:
+        file.close()
+    else:
+        file._handle.close()  # a killed run: no end line
+    return file.path
