@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         "equivalence", help="where 'same' and 'valid' agree across frameworks, from a results directory"
     )
     equivalence.add_argument("results", nargs="+", help="directories of result files (one run or several)")
-    equivalence.add_argument("-o", "--output", default=None, help="file to write (default FIRST_RESULTS_DIR/equivalence.jsonl)")
+    equivalence.add_argument(
+        "-o", "--output", default=None, help="file to write (default FIRST_RESULTS_DIR/equivalence.jsonl)"
+    )
     # The front door also offers the commands that only read records; they live downstream, in reports/.
     from reports.cli import add_commands, run
 

@@ -7,8 +7,9 @@ the observed one (``metrics.observed_window``) where it mismatched, and none whe
 
     python -m conformance equivalence RESULTS_DIR... [-o FILE]
 
-writes ``RESULTS_DIR/equivalence.jsonl`` (the first directory's): an envelope, then one ``equivalence`` record per family and
-pair of members, with counts over the shared points and the smallest point where they disagree.
+writes ``RESULTS_DIR/equivalence.jsonl`` (the first directory's): an envelope, then one
+``equivalence`` record per family and pair of members, with counts over the shared points and the
+smallest point where they disagree.
 """
 
 from __future__ import annotations

@@ -40,24 +40,32 @@ class RunAhead:
         self.attempts = {}
         self._ready = threading.Condition()
         self._stopping = False
+        self.failure: BaseException | None = None
         self._thread = threading.Thread(target=self._work, args=(list(case_ids),), daemon=True)
         self._thread.start()
 
     def _work(self, case_ids: list[str]) -> None:
-        for case_id in case_ids:
-            if self._stopping:
-                return
-            with _SLOTS:
-                attempt = self.worker.run(case_id)
+        try:
+            for case_id in case_ids:
+                if self._stopping:
+                    return
+                with _SLOTS:
+                    attempt = self.worker.run(case_id)
+                with self._ready:
+                    self.attempts[case_id] = attempt
+                    self._ready.notify_all()
+        except BaseException as error:  # e.g. a worker that cannot restart: fail the tests, never hang them
             with self._ready:
-                self.attempts[case_id] = attempt
+                self.failure = error
                 self._ready.notify_all()
 
     def take(self, case_id: str):
         if case_id not in self.pending:
             raise KeyError(f"case {case_id} was not given to this adapter's run-ahead")
         with self._ready:
-            self._ready.wait_for(lambda: case_id in self.attempts)
+            self._ready.wait_for(lambda: case_id in self.attempts or self.failure is not None)
+            if case_id not in self.attempts:
+                raise RuntimeError(f"the adapter's run-ahead stopped before {case_id}: {self.failure}")
             self.pending.discard(case_id)
             return self.attempts.pop(case_id)
 

@@ -57,7 +57,6 @@ class Verdict:
         return "\n".join(lines)
 
 
-
 def baseline_from(results: ResultSet) -> dict:
     """A baseline recording every run's versions and each case's outcome and divergence."""
     adapters = {}
@@ -106,7 +105,8 @@ def gate(baseline: dict, results: ResultSet) -> Verdict:
     for adapter, expected in baseline["adapters"].items():
         run = runs.get(adapter)
         if run is None:
-            verdict.fail("missing adapter", f"{adapter}: in the baseline, absent from the run ({len(expected['cases'])} cases)")
+            count = len(expected["cases"])
+            verdict.fail("missing adapter", f"{adapter}: {count} cases in the baseline, none in the run")
             continue
         if run.versions != expected["framework_versions"]:
             verdict.fail(
@@ -120,7 +120,8 @@ def gate(baseline: dict, results: ResultSet) -> Verdict:
         if adapter not in baseline["adapters"]:
             for record in run.records:
                 if not record.get("explained", record["outcome"] in PASSING):
-                    verdict.fail("new unexplained outcome", f"{adapter}: {record['case_id']}: {record['outcome']} (adapter new to the baseline)")
+                    line = f"{adapter}: {record['case_id']}: {record['outcome']} (adapter new to the baseline)"
+                    verdict.fail("new unexplained outcome", line)
     return verdict
 
 

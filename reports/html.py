@@ -235,14 +235,18 @@ def build(results: ResultSet, out_dir: Path, title: str = "Transposed convolutio
     """Write ``out_dir/index.html`` and return its path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page = environment().get_template("report.html.j2").render(
-        title=title,
-        outcomes=OUTCOMES,
-        summaries=summaries(results),
-        adapters=[run.label for run in results.runs],
-        equivalence=equivalence_tables(results),
-        coverage=coverage(results),
-        data=report_data(results),
+    page = (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            outcomes=OUTCOMES,
+            summaries=summaries(results),
+            adapters=[run.label for run in results.runs],
+            equivalence=equivalence_tables(results),
+            coverage=coverage(results),
+            data=report_data(results),
+        )
     )
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")

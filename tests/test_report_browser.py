@@ -1,0 +1,63 @@
+"""The HTML report in headless Chromium: the matrix renders, a filter narrows it, a mismatch's detail
+opens with its error map; a screenshot is saved (``CONFORMANCE_ARTIFACTS``, default ``artifacts/``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conformance.grid import profile
+from reports import browser, html
+from reports.results import load
+from tests.synthetic_results import write_run
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=f"no headless browser: {browser.missing()}")
+
+
+def test_report_in_chromium(tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    cases = list(profile("smoke"))
+    mismatch = next(case for case in cases if case.rank == 2 and min(case.geometry.output_size) >= 4)
+    for adapter in ("alpha", "beta", "gamma"):
+        write_run(tmp_path / "results", adapter, cases, outcomes={mismatch.id: "value_mismatch"}, seed=1)
+    index = html.build(load([tmp_path / "results"]), tmp_path / "report")
+    artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    with browser.chromium() as driver:
+        seconds = browser.open_report(driver, index)
+        assert seconds < 2.0
+        rows = driver.find_elements(By.CSS_SELECTOR, "#matrix-body tr[data-row]")
+        assert len(rows) == 100  # the first page
+        assert driver.find_element(By.ID, "page-info").text == f"cases 1–100 of {len(cases)} shown ({len(cases)} in all)"
+        assert len(rows[0].find_elements(By.CSS_SELECTOR, "td.cell")) == 3
+
+        Select(driver.find_element(By.ID, "filter-rank")).select_by_value("3-D")
+        three_d = sum(case.rank == 3 for case in cases)
+        assert driver.find_element(By.ID, "page-info").text.startswith(f"cases 1–{min(three_d, 100)} of {three_d} shown")
+        driver.find_element(By.ID, "clear-filters").click()
+
+        driver.find_element(By.ID, "search").send_keys(mismatch.id)
+        cell = driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.o-value_mismatch")
+        cell.click()
+        detail = driver.find_element(By.ID, "detail")
+        assert detail.is_displayed()
+        text = detail.text
+        shape = ", ".join(map(str, (mismatch.batch, mismatch.out_channels, *mismatch.geometry.output_size)))
+        assert f"shape ({shape}) as expected; values differ" in text
+        assert "max abs error\n0.5000" in text and "copy repro" in text
+        painted = driver.execute_script(
+            "const c = document.querySelector('#detail canvas.error-map');"
+            "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            "let red = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 80) red++;"
+            "return [c.width, c.height, red];"
+        )
+        assert painted[0] > 0 and painted[2] > 0  # the bad bins are drawn red
+        driver.execute_script("document.getElementById('matrix').scrollIntoView()")
+        assert driver.save_screenshot(str(artifacts / "report-browser.png"))
+    assert (artifacts / "report-browser.png").stat().st_size > 10_000

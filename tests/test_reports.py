@@ -1,0 +1,198 @@
+"""Reports: loading and merging result files, the HTML report, the gate and the published site."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.grid import curated, mode_cases, profile
+from reports import gate, html, site
+from reports.results import load
+from tests.synthetic_results import write_run
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = curated()[:12]
+MODE_CASES = list({c.id: c for c in mode_cases("smoke") if c.mode_spec.framework in ("explicit", "jax")}.values())[:20]
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def two_frameworks(tmp_path):
+    """Two per-framework runs in their own directories, as two tox envs leave them."""
+    outcomes = {CASES[0].id: "value_mismatch", CASES[1].id: "shape_mismatch", CASES[2].id: "unsupported"}
+    write_run(tmp_path / "alpha", "alpha", CASES, outcomes=outcomes, mix=(("pass", 1.0),))
+    write_run(tmp_path / "beta", "beta", CASES + MODE_CASES, mix=(("pass", 1.0),))
+    return tmp_path
+
+
+def test_runs_merge_across_directories_and_label_versions(two_frameworks, tmp_path):
+    write_run(tmp_path / "alpha-old", "alpha", CASES, versions={"alpha": "0.9"}, mix=(("pass", 1.0),))
+    results = load([two_frameworks])
+    labels = sorted(run.label for run in results.runs)
+    assert labels == ["alpha (alpha 0.9)", "alpha (alpha 1.0)", "beta"]
+    assert all(run.unfinished is None for run in results.runs)
+    assert len(results.records) == 2 * len(CASES) + len(CASES) + len(MODE_CASES)
+    with pytest.raises(ValueError, match="appears twice with the same versions"):
+        load([two_frameworks / "alpha", two_frameworks / "alpha"])
+
+
+def test_a_killed_run_is_unfinished(tmp_path):
+    write_run(tmp_path, "alpha", CASES, finish=False)
+    (run,) = load([tmp_path]).runs
+    assert "no end line" in run.unfinished
+
+
+def test_report_states_shapes_counts_and_escapes_text(two_frameworks, tmp_path):
+    index = html.build(load([two_frameworks]), tmp_path / "out")
+    page = index.read_text(encoding="utf-8")
+    assert "http" not in re.sub(r'https://example\.org/issue/1|href="#\w+"', "", page.split("<script")[0])  # no CDN
+    data = json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)[1])
+    assert data["adapters"] == ["alpha", "beta"]
+    assert len(data["cases"]) == len(CASES) + len(MODE_CASES)
+    row = next(i for i, case in enumerate(data["cases"]) if case["id"] == CASES[1].id)
+    detail = data["details"][f"{row}:0"]
+    assert detail["outcome"] == "shape_mismatch"
+    assert detail["metrics"]["actual_shape"][-1] == detail["metrics"]["expected_shape"][-1] - 1
+    assert data["cells"][row] == f"{data['outcomes'].index('shape_mismatch')}{data['outcomes'].index('pass')}"
+    assert data["strings"][detail["repro"]].startswith("import alpha")
+    assert "</script" not in json.dumps(data["strings"])  # tojson escaped '<' inside the data block
+    assert "<made-up>" not in page  # every string from a record is escaped or JSON-encoded
+    summary = page.split('id="summary"')[1].split("</section>")[0]
+    assert re.search(r"<b>alpha</b>.*?<td class=\"count\">" + str(len(CASES) - 3), summary, re.S)
+
+
+def test_coverage_counts_runs_and_passes_per_value(two_frameworks):
+    results = load([two_frameworks])
+    tables = {table["parameter"]: table for table in html.coverage(results)}
+    dtypes = {row["value"]: row["cells"] for row in tables["dtype"]["rows"]}
+    float64 = [case for case in CASES if case.dtype == "float64"]
+    failing = {CASES[0].id, CASES[1].id, CASES[2].id}
+    assert dtypes["float64"][0] == [len(float64), len([c for c in float64 if c.id not in failing])]
+    assert "jax_same" in {row["value"] for row in tables["mode"]["rows"]}
+
+
+def test_equivalence_table_is_built_from_the_records(tmp_path):
+    cases = [case for case in mode_cases("smoke") if case.mode_spec.framework in ("jax", "keras")]
+    write_run(tmp_path / "j", "jax", [c for c in cases if c.mode_spec.framework == "jax"], mix=(("pass", 1.0),))
+    write_run(tmp_path / "k", "keras", [c for c in cases if c.mode_spec.framework == "keras"], mix=(("pass", 1.0),))
+    tables = {table["family"]: table for table in html.equivalence_tables(load([tmp_path]))}
+    same = tables["same"]
+    assert same["members"] == ["jax: jax SAME", "keras: keras 'same'"]
+    assert same["grid"][0]["cells"][1]["kind"] == "agree"  # both documented 'same' windows: they agree
+
+
+def test_report_command_builds_from_several_directories(two_frameworks, tmp_path):
+    completed = _cli("report", two_frameworks / "alpha", two_frameworks / "beta", "-o", tmp_path / "site")
+    assert completed.returncode == 0, completed.stderr
+    assert "records of 2 runs" in completed.stdout
+    assert (tmp_path / "site" / "index.html").exists()
+
+
+# The gate.
+
+
+def _baseline(directory, path):
+    return gate.write_baseline(load([directory]), path)
+
+
+def test_gate_passes_a_run_against_its_own_baseline(two_frameworks, tmp_path):
+    _baseline(two_frameworks, tmp_path / "baseline.json")
+    completed = _cli("gate", "--baseline", tmp_path / "baseline.json", two_frameworks)
+    assert completed.returncode == 0, completed.stdout
+    assert "gate passes" in completed.stdout
+
+
+def test_gate_fails_a_planted_regression_and_lists_it(two_frameworks, tmp_path):
+    _baseline(two_frameworks, tmp_path / "baseline.json")
+    regressed = {CASES[5].id: "value_mismatch", CASES[0].id: "pass"}  # one regression, one fix
+    write_run(two_frameworks / "alpha", "alpha", CASES, outcomes={**regressed, CASES[1].id: "shape_mismatch",
+              CASES[2].id: "unsupported"}, mix=(("pass", 1.0),))  # fmt: skip
+    completed = _cli("gate", "--baseline", tmp_path / "baseline.json", two_frameworks)
+    assert completed.returncode == 1
+    assert f"FAIL regression (1):\n  alpha: {CASES[5].id}: passed, now value_mismatch" in completed.stdout
+    assert f"FIXED, good news (1):\n  alpha: {CASES[0].id}: value_mismatch -> pass" in completed.stdout
+
+
+def test_gate_fails_on_missing_cases_unfinished_runs_and_new_unexplained_outcomes(two_frameworks, tmp_path):
+    baseline = _baseline(two_frameworks, tmp_path / "baseline.json")
+    write_run(two_frameworks / "alpha", "alpha", CASES[:-1], outcomes={CASES[3].id: "rejected"}, mix=(("pass", 1),))
+    write_run(two_frameworks / "beta", "beta", CASES + MODE_CASES + [curated()[12]], finish=False,
+              outcomes={curated()[12].id: "shape_mismatch"}, mix=(("pass", 1.0),))  # fmt: skip
+    verdict = gate.gate(baseline, load([two_frameworks]))
+    assert not verdict.passed
+    assert verdict.failures["missing case"] == [f"alpha: {CASES[-1].id} (was pass)"]
+    assert any("no end line" in line for line in verdict.failures["run did not finish"])
+    assert f"beta: {curated()[12].id}: shape_mismatch (new case)" in verdict.failures["new unexplained outcome"]
+    assert f"alpha: {CASES[3].id}: passed, now rejected" in verdict.failures["regression"]
+
+
+def test_gate_fails_when_a_divergence_no_longer_reproduces(tmp_path):
+    write_run(tmp_path, "alpha", CASES, outcomes={CASES[0].id: "xfail"}, mix=(("pass", 1.0),))
+    baseline = gate.baseline_from(load([tmp_path]))
+    write_run(tmp_path, "alpha", CASES, mix=(("pass", 1.0),))
+    verdict = gate.gate(baseline, load([tmp_path]))
+    assert verdict.failures == {
+        "divergence no longer reproduces": [
+            f"alpha: {CASES[0].id}: made-up-xfail was xfail, now pass; update the register entry"
+        ]
+    }
+
+
+def test_gate_refuses_other_framework_versions_and_update_writes_a_new_baseline(tmp_path):
+    write_run(tmp_path / "run", "alpha", CASES, mix=(("pass", 1.0),))
+    _baseline(tmp_path / "run", tmp_path / "baseline.json")
+    write_run(tmp_path / "run", "alpha", CASES, versions={"alpha": "2.0"}, mix=(("pass", 1.0),))
+    completed = _cli("gate", "--baseline", tmp_path / "baseline.json", tmp_path / "run")
+    assert completed.returncode == 1 and "other framework versions" in completed.stdout
+    assert _cli("gate", "--baseline", tmp_path / "new.json", "--update-baseline", tmp_path / "run").returncode == 0
+    assert gate.read_baseline(tmp_path / "new.json")["adapters"]["alpha"]["framework_versions"] == {"alpha": "2.0"}
+    assert _cli("gate", "--baseline", tmp_path / "new.json", tmp_path / "run").returncode == 0
+
+
+def test_committed_baseline_matches_the_smoke_profile_and_the_register():
+    """The baseline CI gates against: every case it names is in the smoke profile, every divergence it
+    names is in the register (the gate itself runs on CI after the framework envs)."""
+    from conformance.divergences import REGISTER_DIR
+
+    baseline = gate.read_baseline(ROOT / "baselines" / "pinned-smoke.json")
+    smoke = {case.id for case in profile("smoke")}
+    register = "".join(path.read_text(encoding="utf-8") for path in REGISTER_DIR.glob("*.toml"))
+    assert set(baseline["adapters"]) >= {"torch", "onnxruntime", "onnx-reference", "jax", "tf-nn"}
+    for adapter, expected in baseline["adapters"].items():
+        assert expected["profile"] == "smoke"
+        assert set(expected["cases"]) <= smoke, adapter
+        for entry in expected["cases"].values():
+            assert entry["divergence"] is None or f'"{entry["divergence"]}"' in register
+
+
+# The site.
+
+
+def test_site_shows_two_versions_side_by_side_with_history(tmp_path):
+    old = {CASES[4].id: "value_mismatch"}
+    write_run(tmp_path / "set1" / "a", "alpha", CASES, versions={"alpha": "0.9"}, outcomes=old, mix=(("pass", 1),))
+    write_run(tmp_path / "set1" / "b", "alpha", CASES, versions={"alpha": "1.0"}, mix=(("pass", 1.0),))
+    write_run(tmp_path / "set2", "alpha", CASES, versions={"alpha": "1.0"}, outcomes={CASES[2].id: "unsupported"},
+              mix=(("pass", 1.0),))  # fmt: skip
+    data = site.collect([tmp_path / "set1", tmp_path / "set2"])
+    site.save(data, tmp_path / "data.json")
+    index = site.build(site.collect([tmp_path / "data.json"]), tmp_path / "site")
+    page = index.read_text(encoding="utf-8")
+    assert page.count('<tr class="several">') == 2 and "alpha 0.9" in page and "alpha 1.0" in page
+    adapter_page = (tmp_path / "site" / "adapters" / "alpha.html").read_text(encoding="utf-8")
+    changes = adapter_page.split("Cases whose outcome differs between versions (2)")[1].split("History")[0]
+    assert CASES[4].id in changes and CASES[2].id in changes  # 0.9's mismatch, and 1.0's newest set
+    assert adapter_page.split("History")[1].count("<tr><td>") == 3  # each set's run of alpha
+    divergences = (tmp_path / "site" / "divergences.html").read_text(encoding="utf-8")
+    assert "made-up-divergence" in divergences and "https://example.org/issue/1" in divergences
+    assert "&lt;made-up&gt;" in divergences
