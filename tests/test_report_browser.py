@@ -34,12 +34,14 @@ def test_report_in_chromium(tmp_path):
         assert seconds < 2.0
         rows = driver.find_elements(By.CSS_SELECTOR, "#matrix-body tr[data-row]")
         assert len(rows) == 100  # the first page
-        assert driver.find_element(By.ID, "page-info").text == f"cases 1–100 of {len(cases)} shown ({len(cases)} in all)"
+        info = driver.find_element(By.ID, "page-info").text
+        assert info == f"cases 1–100 of {len(cases)} shown ({len(cases)} in all)"
         assert len(rows[0].find_elements(By.CSS_SELECTOR, "td.cell")) == 3
 
         Select(driver.find_element(By.ID, "filter-rank")).select_by_value("3-D")
         three_d = sum(case.rank == 3 for case in cases)
-        assert driver.find_element(By.ID, "page-info").text.startswith(f"cases 1–{min(three_d, 100)} of {three_d} shown")
+        info = driver.find_element(By.ID, "page-info").text
+        assert info.startswith(f"cases 1–{min(three_d, 100)} of {three_d} shown")
         driver.find_element(By.ID, "clear-filters").click()
 
         driver.find_element(By.ID, "search").send_keys(mismatch.id)
@@ -61,3 +63,40 @@ def test_report_in_chromium(tmp_path):
         driver.execute_script("document.getElementById('matrix').scrollIntoView()")
         assert driver.save_screenshot(str(artifacts / "report-browser.png"))
     assert (artifacts / "report-browser.png").stat().st_size > 10_000
+
+
+def test_a_built_report_in_chromium(request):
+    """The report ``tox -e report`` built from real runs: renders, filters, opens a mismatch's error map."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    given = request.config.getoption("report")
+    if given is None:
+        pytest.skip("no --report given (tox -e report passes the report it built)")
+    artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with browser.chromium() as driver:
+        seconds = browser.open_report(driver, Path(given))
+        assert seconds < 2.0
+        data = "JSON.parse(document.getElementById('report-data').textContent)"
+        total = driver.execute_script(f"return {data}.cases.length")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#matrix-body tr[data-row]")) == min(total, 100)
+        Select(driver.find_element(By.ID, "filter-rank")).select_by_value("3-D")
+        narrowed = int(driver.find_element(By.ID, "page-info").text.split(" of ")[1].split(" ")[0])
+        assert 0 < narrowed < total
+        driver.find_element(By.ID, "clear-filters").click()
+        # The first record with an error map: a value mismatch (registered or not) in the real results.
+        row, column, case_id = driver.execute_script(
+            "const data = JSON.parse(document.getElementById('report-data').textContent);"
+            "for (const [key, d] of Object.entries(data.details)) if (d.metrics && d.metrics.error_map) {"
+            "  const [row, column] = key.split(':').map(Number); return [row, column, data.cases[row].id]; }"
+            "return [null, null, null];"
+        )
+        assert case_id is not None, "the report has no value mismatch to show"
+        driver.find_element(By.ID, "search").send_keys(case_id)
+        cell = f"#matrix-body tr[data-row='{row}'] td.cell[data-column='{column}']"
+        driver.find_element(By.CSS_SELECTOR, cell).click()
+        assert driver.find_element(By.ID, "detail").is_displayed()
+        assert driver.find_element(By.CSS_SELECTOR, "#detail canvas.error-map").size["width"] > 0
+        driver.execute_script("document.getElementById('matrix').scrollIntoView()")
+        assert driver.save_screenshot(str(artifacts / "report-built.png"))

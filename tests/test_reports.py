@@ -196,3 +196,13 @@ def test_site_shows_two_versions_side_by_side_with_history(tmp_path):
     divergences = (tmp_path / "site" / "divergences.html").read_text(encoding="utf-8")
     assert "made-up-divergence" in divergences and "https://example.org/issue/1" in divergences
     assert "&lt;made-up&gt;" in divergences
+
+
+def test_the_previous_onnxruntime_env_pins_everything_else_as_the_main_constraints():
+    def pins(name):
+        lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+        return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+    main, previous = pins("constraints.txt"), pins("constraints-onnxruntime-previous.txt")
+    assert previous.pop("onnxruntime") != main["onnxruntime"]
+    assert previous == {package: main[package] for package in previous}
