@@ -6,6 +6,7 @@ forward-convolution ``(begin, end)`` crops per axis, output_padding appended at 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import asdict, dataclass
@@ -166,6 +167,7 @@ class Case:
         )
 
     @classmethod
+    @functools.lru_cache(maxsize=1 << 16)  # cases are immutable; reports parse each id once per adapter
     def from_id(cls, case_id: str) -> Case:
         match = _ID_PATTERN.match(case_id)
         if match is None:
