@@ -187,7 +187,8 @@ def coverage(results: ResultSet) -> list[dict]:
 def equivalence_tables(results: ResultSet) -> list[dict]:
     """Per family: its members, and for each pair whether they agree wherever both compute."""
     lines = results.equivalence
-    if not lines:
+    several_versions = len({run.adapter for run in results.runs}) < len(results.runs)
+    if not lines or several_versions:  # the file's members are adapter names; versions need the labels
         labelled = [{**record, "adapter": run.label} for run, record in results.records]
         lines = analyse(labelled)
     tables = []
