@@ -23,7 +23,6 @@ Selectable keys: the case's fields and the derived facts in ``DERIVED``.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -49,7 +48,7 @@ DERIVED = {
     "output_elements": lambda c: math.prod(c.output_shape),
     "strided_and_dilated": lambda c: max(c.stride) > 1 and max(c.dilation) > 1,
     # Framework modes: the mode token without its sizes, and which sizes it carries.
-    "mode_kind": lambda c: re.sub(r"_o(p)?\d.*$", "", c.mode),
+    "mode_kind": lambda c: c.mode_spec.kind,
     "mode_output_padding": lambda c: c.mode_spec.output_padding is not None,
     "mode_output_size": lambda c: c.mode_spec.output_size is not None,
     # full - out on the tightest axis: negative when the output reaches past the full output.

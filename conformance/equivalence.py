@@ -21,9 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from conformance.case import Case
-from conformance.records import SCHEMA_VERSION, read_results
+from conformance.records import PASSING, SCHEMA_VERSION, file_kind, read_results
 
-PASSING = ("pass", "xpass")
 MISMATCHING = ("shape_mismatch", "value_mismatch")
 
 
@@ -130,9 +129,8 @@ def write(results_dirs, output: Path | None = None) -> Path:
     for path in sorted({found for directory in results_dirs for found in directory.rglob("*.jsonl")}):
         if path.resolve() == output.resolve():
             continue
-        with path.open(encoding="utf-8") as handle:
-            if json.loads(handle.readline() or "{}").get("kind") == "equivalence":
-                continue
+        if file_kind(path) == "equivalence":
+            continue
         header, found = read_results(path)
         sources.append({"adapter": header["adapter"], "framework_versions": header["framework_versions"]})
         records += found

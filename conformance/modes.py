@@ -72,10 +72,15 @@ class Mode:
     output_padding: tuple[int, ...] | None = None
 
     @property
+    def kind(self) -> str:
+        """The token without its sizes: 'tf_same_o10' -> 'tf_same', 'keras_same_op1' -> 'keras_same'."""
+        return EXPLICIT if self.framework == EXPLICIT else f"{self.framework}_{self.padding}"
+
+    @property
     def token(self) -> str:
         if self.framework == EXPLICIT:
             return EXPLICIT
-        token = f"{self.framework}_{self.padding}"
+        token = self.kind
         if self.output_size is not None:
             token += "_o" + "x".join(map(str, self.output_size))
         if self.output_padding is not None:

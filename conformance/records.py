@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 SCHEMA_VERSION = 2  # 2: the envelope's planned count and the end line
+PASSING = ("pass", "xpass")  # the outcomes in which the framework's output matched the reference
 OUTCOMES = (
     "pass",
     "shape_mismatch",
@@ -97,6 +98,12 @@ class ResultFile:
         """The end line: a run that wrote it, with as many records as it planned, finished."""
         self._write({"type": "end", "planned": self.planned, "records": self.written})
         self._handle.close()
+
+
+def file_kind(path: Path) -> str:
+    """What a JSON Lines file of this suite holds, from its envelope: "results" or "equivalence"."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return json.loads(handle.readline() or "{}").get("kind", "results")
 
 
 def read_result_file(path: Path) -> tuple[dict, list[dict], dict | None]:

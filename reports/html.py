@@ -8,7 +8,6 @@ in the browser, so 100,000 records stay quick.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -16,19 +15,13 @@ import jinja2
 
 from conformance.case import Case
 from conformance.equivalence import analyse
-from conformance.records import OUTCOMES
+from conformance.records import OUTCOMES, PASSING
 from reports.results import ResultSet
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-PASSING = ("pass", "xpass")
 FILTERS = ("rank", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode")
 # Coverage also counts these, per axis where a parameter has one value per spatial axis.
 COVERED = ("rank", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode", "bias")
-
-
-def mode_kind(mode: str) -> str:
-    """The mode without its lengths: 'tf_same_o10' -> 'tf_same', 'keras_same_op1' -> 'keras_same'."""
-    return re.sub(r"_o(p)?\d[\dx]*.*$", "", mode)
 
 
 def padding_kinds(case: Case) -> list[str]:
@@ -56,13 +49,13 @@ def case_attributes(case: Case) -> dict[str, list[str]]:
         "dilation": sorted({str(d) for d in case.dilation}),
         "groups": [str(case.groups)],
         "dtype": [case.dtype],
-        "mode": [mode_kind(case.mode)],
+        "mode": [case.mode_spec.kind],
         "bias": ["bias" if case.bias else "no bias"],
     }
 
 
 def family(case: Case) -> str:
-    return f"{case.rank}-D {mode_kind(case.mode)}"
+    return f"{case.rank}-D {case.mode_spec.kind}"
 
 
 class _Strings:

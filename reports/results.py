@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.records import read_result_file
+from conformance.records import file_kind, read_result_file
 
 
 @dataclass
@@ -70,16 +70,11 @@ def _files(paths) -> list[Path]:
     return found
 
 
-def _first_line(path: Path) -> dict:
-    with path.open(encoding="utf-8") as handle:
-        return json.loads(handle.readline() or "{}")
-
-
 def load(paths) -> ResultSet:
     """Read result files and directories (searched recursively) into one set of runs."""
     results = ResultSet()
     for path in _files(paths):
-        if _first_line(path).get("kind") == "equivalence":
+        if file_kind(path) == "equivalence":
             lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
             results.equivalence += [line for line in lines if line.get("type") == "equivalence"]
             continue

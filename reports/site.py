@@ -14,13 +14,12 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from conformance.records import OUTCOMES
+from conformance.records import OUTCOMES, PASSING
 from reports.html import environment
 from reports.results import load
 
 FORMAT = "transposed-convolution-conformance-site-data"
 VERSION = 1
-PASSING = ("pass", "xpass")
 
 
 def _set_from_results(path: Path) -> dict:
