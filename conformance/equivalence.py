@@ -120,10 +120,10 @@ def analyse(records: list[dict]) -> list[dict]:
     return results
 
 
-def write(results_dirs, output: Path | None = None) -> Path:
+def write(results_dirs: list[Path], output: Path | None = None) -> Path:
     """Read every result file under the given directories (one run or several merged) and write the
     equivalence records, by default next to the first directory's files."""
-    results_dirs = [Path(path) for path in ([results_dirs] if isinstance(results_dirs, (str, Path)) else results_dirs)]
+    results_dirs = [Path(path) for path in results_dirs]
     output = Path(output) if output else results_dirs[0] / "equivalence.jsonl"
     records, sources = [], []
     for path in sorted({found for directory in results_dirs for found in directory.rglob("*.jsonl")}):
