@@ -41,17 +41,15 @@ class Verdict:
         return not self.failures
 
     def text(self) -> str:
+        sections = [(f"FAIL {kind}", found) for kind, found in self.failures.items()]
+        if self.fixes:
+            sections.append(("FIXED, good news", self.fixes))
         lines = []
-        for kind, found in self.failures.items():
-            lines.append(f"FAIL {kind} ({len(found)}):")
+        for title, found in sections:
+            lines.append(f"{title} ({len(found)}):")
             lines += [f"  {line}" for line in found[:LISTED]]
             if len(found) > LISTED:
                 lines.append(f"  ... and {len(found) - LISTED} more")
-        if self.fixes:
-            lines.append(f"FIXED, good news ({len(self.fixes)}):")
-            lines += [f"  {line}" for line in self.fixes[:LISTED]]
-            if len(self.fixes) > LISTED:
-                lines.append(f"  ... and {len(self.fixes) - LISTED} more")
         verdict = "passes" if self.passed else "fails"
         lines.append(f"gate {verdict}: {self.compared} results compared with the baseline")
         return "\n".join(lines)
