@@ -20,7 +20,10 @@ to make it match.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+
+from adapters.capabilities import Capabilities
 
 # Built-in adapters by name; anything else is loaded as "package.module:Attribute".
 BUILTIN = {
@@ -29,6 +32,7 @@ BUILTIN = {
     "onnxruntime": "adapters.onnx_runtimes:OnnxRuntimeCPU",
     "onnxruntime-cuda": "adapters.onnx_runtimes:OnnxRuntimeCUDA",
     "onnx-reference": "adapters.onnx_runtimes:OnnxReference",
+    "onnx-shape-inference": "adapters.onnx_runtimes:OnnxShapeInference",
     "keras-tensorflow": "adapters.keras_layers:KerasTensorflow",
     "keras-jax": "adapters.keras_layers:KerasJax",
     "keras-torch": "adapters.keras_layers:KerasTorch",
@@ -36,12 +40,14 @@ BUILTIN = {
     "keras-jax-channels-first": "adapters.keras_layers:KerasJaxChannelsFirst",
     "keras-torch-channels-first": "adapters.keras_layers:KerasTorchChannelsFirst",
     "tf-nn": "adapters.tensorflow_nn:TensorflowNN",
+    "tf-nn-explicit-pads": "adapters.tensorflow_nn:TensorflowNNExplicitPads",
     "jax": "adapters.jax_lax:JaxLax",
 }
 CPU_ADAPTERS = (
     "torch",
     "onnxruntime",
     "onnx-reference",
+    "onnx-shape-inference",
     "keras-tensorflow",
     "keras-jax",
     "keras-torch",
@@ -49,6 +55,7 @@ CPU_ADAPTERS = (
     "keras-jax-channels-first",
     "keras-torch-channels-first",
     "tf-nn",
+    "tf-nn-explicit-pads",
     "jax",
 )
 
@@ -59,6 +66,50 @@ class Unsupported(Exception):
     @property
     def reason(self) -> str:
         return str(self)
+
+
+class ShapeOnly:
+    """What an adapter that infers rather than computes returns: the output's shape and dtype name."""
+
+    def __init__(self, shape, dtype: str):
+        self.shape = tuple(int(v) if v is not None else None for v in shape)
+        self.dtype = str(dtype)
+
+
+STAGES = ("construction", "call")
+
+
+@contextlib.contextmanager
+def stage(name: str):
+    """Marks an error raised inside as raised at this stage ("construction": building the layer,
+    model or session; "call": running it), so a must-reject case records where it was refused."""
+    if name not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {name!r}")
+    try:
+        yield
+    except Exception as error:
+        if not hasattr(error, "conformance_stage"):
+            with contextlib.suppress(AttributeError, TypeError):
+                error.conformance_stage = name
+        raise
+
+
+# An adapter that declares nothing is taken to document the canonical convention's rules (the README's
+# "The canonical convention"), so a vendor's kernel is given every explicit must-reject case.
+DEFAULT_CAPABILITIES = Capabilities(
+    source="README.md, The canonical convention",
+    rejects={
+        rule: "README.md, The canonical convention"
+        for rule in (
+            "negative_pad",
+            "output_padding_at_bound",
+            "output_below_one",
+            "groups_not_dividing",
+            "weight_channels",
+            "zero_size",
+        )
+    },
+)
 
 
 def load(spec: str):
@@ -78,6 +129,10 @@ def load(spec: str):
         if not hasattr(adapter, required):
             raise TypeError(f"adapter {spec!r} has no {required!r}; an adapter needs name and run(case, x, w, bias)")
     return adapter
+
+
+def capabilities(adapter) -> Capabilities:
+    return getattr(adapter, "capabilities", DEFAULT_CAPABILITIES)
 
 
 def framework(adapter) -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters import Unsupported
+from adapters import stage
+from adapters.capabilities import Capabilities, limits, require
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
@@ -28,14 +29,23 @@ from conformance.case import Case
 CACHE_DIR = Path(os.environ.get("CONFORMANCE_JAX_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "jax"))
 _SPECS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
 
-FACTS = {
-    "dimension_numbers": _SPECS,
-    "kernel_with_transpose_kernel": "(*kernel, C_out, C_in)",
-    "explicit_pads_consistent": "forward-conv pads (begin, end)",
-    "explicit_pads_legacy": "pads of the dilated input: (ke - 1 - begin, ke - 1 - end)",
-    "output_padding": "none; expressed as a smaller end pad (end - output_padding, negative past the full output)",
-    "groups": "conv_transpose has none; conv_general_dilated with lhs_dilation and feature_group_count",
-}
+_DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.conv_transpose.html"
+_GENERAL = "https://docs.jax.dev/en/latest/_autosummary/jax.lax.conv_general_dilated.html"
+# Explicit pads under use_consistent_padding=True are forward-conv pads (begin, end); under False the pads
+# of the dilated input (ke - 1 - begin, ke - 1 - end). No output_padding: it becomes a smaller end pad
+# (negative past the full output), which lax allows. Groups: conv_general_dilated with lhs_dilation and
+# feature_group_count, which takes explicit pads only.
+CAPABILITIES = Capabilities(
+    source=_DOCS,
+    output_padding="none",
+    groups_with_modes=False,
+    data_format="channels_last",
+    rejects={
+        "undocumented_padding": f"{_DOCS} (padding: 'SAME', 'VALID', or a sequence of n integer pairs)",
+        "groups_not_dividing": f"{_GENERAL} (feature_group_count: lhs features must be a multiple of it)",
+        "weight_channels": f"{_GENERAL} (rhs input features times feature_group_count equal the lhs features)",
+    },
+)
 
 
 @functools.cache
@@ -67,14 +77,9 @@ def jax_call(case: Case) -> dict:
     legacy_pads = tuple(
         (ke - 1 - b, ke - 1 - e + op) for ke, (b, e), op in zip(_effective(case), case.padding, case.output_padding)
     )
-    if case.groups > 1:
-        if mode.framework == "jax" and mode.padding != "legacy":
-            raise Unsupported(
-                f"jax.lax.conv_transpose has no feature_group_count, and '{mode.padding.upper()}' is its own; "
-                "groups go through conv_general_dilated, which takes explicit pads only"
-            )
+    if case.groups > 1:  # a string mode with groups is refused first by the capability table
         return {"function": "conv_general_dilated", "padding": legacy_pads}
-    if mode.framework == "jax" and mode.padding in ("same", "valid"):
+    if mode.framework == "jax" and mode.padding != "legacy":  # its strings, documented or not, as written
         return {"function": "conv_transpose", "padding": mode.padding.upper(), "use_consistent_padding": False}
     if mode.padding == "legacy":
         return {"function": "conv_transpose", "padding": legacy_pads, "use_consistent_padding": False}
@@ -136,6 +141,7 @@ class JaxLax:
     framework = "jax"
     device = "cpu"
     modes = (modes.EXPLICIT, "jax")
+    capabilities = CAPABILITIES
 
     def _jax(self):
         return _configured_jax(self.device)
@@ -164,6 +170,7 @@ class JaxLax:
         }
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
         call = jax_call(case)
         jax = self._jax()
         device = jax.devices(self.device)[0]
@@ -175,16 +182,17 @@ class JaxLax:
             kernel = grouped_forward_kernel(w, case.groups)
             arguments["groups"] = case.groups
         put = functools.partial(jax.device_put, device=device)
-        out = _compiled(call["function"])(
-            put(channels_last(x)), put(kernel), None if bias is None else put(bias), **arguments
-        )
+        with stage("call"):
+            out = _compiled(call["function"])(
+                put(channels_last(x)), put(kernel), None if bias is None else put(bias), **arguments
+            )
         return channels_first(np.asarray(out))
 
     def repro(self, case: Case) -> str:
-        try:
-            call = jax_call(case)
-        except Unsupported as unsupported:
-            return f"# not expressible in jax.lax: {unsupported}"
+        found = limits(self.capabilities, self.modes, case)
+        if found:
+            return f"# not expressible in jax.lax: {'; '.join(reason for _, reason in found)}"
+        call = jax_call(case)
         rank = case.rank
         lines = input_lines(case) + [
             "import jax",

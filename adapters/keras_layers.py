@@ -15,32 +15,36 @@ import sys
 
 import numpy as np
 
-from adapters import Unsupported
+from adapters import stage
+from adapters.capabilities import Capabilities, limits, require
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
 
-FACTS = {
-    "kernel_layout": "(*kernel, C_out, C_in)",
-    "paddings": ("same", "valid"),
-    "output_padding_rule": "None, or output_padding < stride on every axis",
-    "groups": "not supported (no groups argument)",
-    "stride_with_dilation": "strides > 1 together with dilation_rate > 1 is rejected",
-}
+_DOCS = "https://keras.io/api/layers/convolution_layers/convolution2d_transpose/"
+# Kernel (*k, C_out, C_in); padding 'same' or 'valid'; output_padding None or below the stride; no groups;
+# strides > 1 with dilation_rate > 1 refused.
+CAPABILITIES = Capabilities(
+    source=_DOCS,
+    groups=False,
+    pads="modes",
+    output_padding="stride",
+    strided_dilation=False,
+    data_format="channels_last",
+    rejects={
+        "output_padding_at_bound": f"{_DOCS} (output_padding: must be lower than the stride)",
+        "undocumented_padding": f"{_DOCS} (padding: one of 'valid' or 'same')",
+    },
+)
 
 
 def keras_arguments(case: Case) -> tuple[str, tuple[int, ...] | None]:
-    """Keras's (padding, output_padding) for the case, or Unsupported when no setting means it."""
+    """Keras's (padding, output_padding) for the case (the capability table refuses what none means)."""
     mode = case.mode_spec
     if mode.framework == "keras":
         return mode.padding, mode.output_padding
     found = modes.keras_equivalent(case)
-    if found is None:
-        raise Unsupported(
-            f"Keras has only padding='same'/'valid' with output_padding < stride; no setting means "
-            f"pads {case.padding} with output_padding {case.output_padding} here"
-        )
     return found.padding, found.output_padding
 
 
@@ -79,6 +83,7 @@ class Keras:
     backend = ""
     data_format = "channels_last"
     modes = (modes.EXPLICIT, "keras")
+    capabilities = CAPABILITIES
 
     def _keras(self):
         return _configured_keras(self.backend)
@@ -113,8 +118,6 @@ class Keras:
         return found
 
     def _layer_arguments(self, case: Case) -> dict:
-        if case.groups > 1:
-            raise Unsupported(f"Keras Conv{case.rank}DTranspose has no groups argument (groups={case.groups})")
         padding, output_padding = keras_arguments(case)
         return dict(
             filters=case.out_channels,
@@ -132,22 +135,25 @@ class Keras:
         return channels_last(x) if self.data_format == "channels_last" else x
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
         arguments = self._layer_arguments(case)
         keras = self._keras()
-        layer = getattr(keras.layers, f"Conv{case.rank}DTranspose")(**arguments)
         inputs = self._inputs(x)
-        layer.build(inputs.shape)
+        with stage("construction"):
+            layer = getattr(keras.layers, f"Conv{case.rank}DTranspose")(**arguments)
+            layer.build(inputs.shape)
         layer.kernel.assign(spatial_out_in(w))
         if bias is not None:
             layer.bias.assign(bias)
-        out = keras.ops.convert_to_numpy(layer(inputs))
+        with stage("call"):
+            out = keras.ops.convert_to_numpy(layer(inputs))
         return channels_first(out) if self.data_format == "channels_last" else out
 
     def repro(self, case: Case) -> str:
-        try:
-            arguments = self._layer_arguments(case)
-        except Unsupported as unsupported:
-            return f"# not expressible in Keras: {unsupported}"
+        found = limits(self.capabilities, self.modes, case)
+        if found:
+            return f"# not expressible in Keras: {'; '.join(reason for _, reason in found)}"
+        arguments = self._layer_arguments(case)
         rank = case.rank
         move_in = "np.moveaxis(x, 1, -1)" if self.data_format == "channels_last" else "x"
         move_out = "np.moveaxis(y, -1, 1)" if self.data_format == "channels_last" else "y"
@@ -192,13 +198,16 @@ class KerasTorch(Keras):
 class KerasTensorflowChannelsFirst(KerasTensorflow):
     name = "keras-tensorflow-channels-first"
     data_format = "channels_first"
+    capabilities = CAPABILITIES.but(data_format="channels_first")
 
 
 class KerasJaxChannelsFirst(KerasJax):
     name = "keras-jax-channels-first"
     data_format = "channels_first"
+    capabilities = CAPABILITIES.but(data_format="channels_first")
 
 
 class KerasTorchChannelsFirst(KerasTorch):
     name = "keras-torch-channels-first"
     data_format = "channels_first"
+    capabilities = CAPABILITIES.but(data_format="channels_first")

@@ -11,10 +11,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters import Unsupported
+from adapters import ShapeOnly, stage
+from adapters.capabilities import Capabilities, require
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
+
+_SPEC = "https://onnx.ai/onnx/operators/onnx__ConvTranspose.html"
+CAPABILITIES = Capabilities(
+    source=_SPEC,
+    rejects={
+        "negative_pad": f"{_SPEC} (pads: 'can take any value greater than or equal to 0')",
+        "output_padding_at_bound": f"{_SPEC} (output_padding: 'must be less than the corresponding stride/dilation "
+        "dimension')",
+        "output_below_one": f"{_SPEC} (the output shape formula; not stated, and onnxruntime refuses it: 'Computed "
+        "output dimension is <= 0')",
+        "undocumented_padding": f"{_SPEC} (auto_pad: 'must be either NOTSET, SAME_UPPER, SAME_LOWER or VALID')",
+        "groups_not_dividing": f"{_SPEC} (group: 'number of groups input channels and output channels are divided "
+        "into')",
+        "weight_channels": f"{_SPEC} (W: '(C x M/group x kH x kW), where C is the number of channels')",
+        "onnx_output_shape": f"{_SPEC} (output_shape sets pads through total_padding, and pads are >= 0)",
+    },
+)
 
 # IR version 10 is the one that introduced opset 22; onnx 1.23 would stamp 14, newer than onnxruntime 1.31 reads.
 IR_VERSION = 10
@@ -45,8 +63,8 @@ def node_attributes(case: Case) -> dict:
 
 
 def build_model(case: Case):
-    """The checked one-node ONNX model computing the case: inputs X, W (and B), output Y."""
-    import onnx
+    """The one-node ONNX model computing the case: inputs X, W (and B), output Y. Unchecked: whether it is
+    valid is for the consumer to say (the onnx-shape-inference adapter runs the checker)."""
     from onnx import TensorProto, helper
 
     element = getattr(TensorProto, _ELEMENT_TYPES[case.dtype])
@@ -60,9 +78,7 @@ def build_model(case: Case):
     # The output's rank only: its sizes are for the runtime to compute, not for this suite to suggest.
     output = helper.make_tensor_value_info("Y", element, [None] * (case.rank + 2))
     graph = helper.make_graph([node], "conv_transpose", inputs, [output])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
-    onnx.checker.check_model(model)
-    return model
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
 def _feeds(x, w, bias) -> dict:
@@ -93,6 +109,7 @@ class OnnxRuntime:
     framework = "onnxruntime"
     modes = (modes.EXPLICIT, "onnx")
     provider = "CPUExecutionProvider"
+    capabilities = CAPABILITIES
 
     def availability(self) -> str | None:
         try:
@@ -124,24 +141,19 @@ class OnnxRuntime:
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         import onnxruntime
 
+        require(self, case)
         # Refusals come back as exceptions and are recorded; the same text on stderr is noise.
         onnxruntime.set_default_logger_severity(4)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 4
-        try:
+        with stage("construction"):  # a provider without a kernel for the dtype refuses here (NOT_IMPLEMENTED)
             session = onnxruntime.InferenceSession(
                 build_model(case).SerializeToString(), options, providers=[self.provider]
             )
-        except Exception as error:  # onnxruntime raises its own classes for a missing kernel
-            if "NOT_IMPLEMENTED" in str(error):
-                raise Unsupported(
-                    f"onnxruntime {onnxruntime.__version__} has no ConvTranspose kernel for {case.dtype} on "
-                    f"{self.provider}: {error}"
-                ) from error
-            raise
         quiet = onnxruntime.RunOptions()
         quiet.log_severity_level = 4
-        return session.run(None, _feeds(x, w, bias), quiet)[0]
+        with stage("call"):
+            return session.run(None, _feeds(x, w, bias), quiet)[0]
 
     def repro(self, case: Case) -> str:
         return "\n".join(
@@ -173,6 +185,7 @@ class OnnxReference:
     framework = "onnx_reference"
     modes = (modes.EXPLICIT, "onnx")
     device = "cpu"
+    capabilities = CAPABILITIES
 
     def availability(self) -> str | None:
         try:
@@ -189,7 +202,11 @@ class OnnxReference:
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         from onnx.reference import ReferenceEvaluator
 
-        return ReferenceEvaluator(build_model(case)).run(None, _feeds(x, w, bias))[0]
+        require(self, case)
+        with stage("construction"):
+            evaluator = ReferenceEvaluator(build_model(case))
+        with stage("call"):
+            return evaluator.run(None, _feeds(x, w, bias))[0]
 
     def repro(self, case: Case) -> str:
         return "\n".join(
@@ -199,5 +216,63 @@ class OnnxReference:
                 "from onnx.reference import ReferenceEvaluator",
                 "y = ReferenceEvaluator(model).run(None, feeds)[0]",
                 "print(y.shape, y)",
+            ]
+        )
+
+
+_DTYPES_BY_ELEMENT = {"DOUBLE": "float64", "FLOAT": "float32", "FLOAT16": "float16", "BFLOAT16": "bfloat16"}
+
+
+class OnnxShapeInference:
+    """ONNX's own shape inference on the same one-node model: the shape and element type it infers for Y.
+
+    Converters and runtimes trust these shapes. ``onnx.checker.check_model(full_check=True)`` and
+    ``onnx.shape_inference.infer_shapes(strict_mode=True, data_prop=True)`` run on the model; either
+    raising is a refusal (at construction), and no values are computed.
+    """
+
+    name = "onnx-shape-inference"
+    framework = "onnx_shape_inference"
+    modes = (modes.EXPLICIT, "onnx")
+    device = "cpu"
+    capabilities = CAPABILITIES.but(values=False)
+
+    def availability(self) -> str | None:
+        try:
+            import onnx.shape_inference  # noqa: F401
+        except ImportError as error:
+            return f"onnx is not importable: {error}"
+        return None
+
+    def versions(self) -> dict:
+        import onnx
+
+        return {"onnx": onnx.__version__, "opset": str(OPSET)}
+
+    def precision(self) -> dict:
+        return {"strict_mode": True, "data_prop": True, "check_model_full_check": True}
+
+    def run(self, case: Case, x, w, bias) -> ShapeOnly:
+        import onnx
+
+        require(self, case)
+        model = build_model(case)
+        with stage("construction"):
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+            onnx.checker.check_model(inferred, full_check=True)
+        output = inferred.graph.output[0].type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in output.shape.dim]
+        element = onnx.TensorProto.DataType.Name(output.elem_type)
+        return ShapeOnly(dims, _DTYPES_BY_ELEMENT.get(element, element.lower()))
+
+    def repro(self, case: Case) -> str:
+        return "\n".join(
+            _model_lines(case)[:-1]
+            + [
+                "import onnx",
+                "inferred = onnx.shape_inference.infer_shapes(",
+                "    model, check_type=True, strict_mode=True, data_prop=True)",
+                "onnx.checker.check_model(inferred, full_check=True)",
+                "print(inferred.graph.output[0].type.tensor_type.shape)",
             ]
         )

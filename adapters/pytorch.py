@@ -10,26 +10,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters import Unsupported
+from adapters import stage
+from adapters.capabilities import Capabilities, limits, require
 from adapters.snippets import input_lines
 from conformance.case import Case
 
-FACTS = {
-    "weight_layout": "(C_in, C_out // groups, *kernel)",
-    "padding": "one int per axis, cropped at both ends",
-    "output_padding_rule": "output_padding < stride or output_padding < dilation",
-}
-
-_TORCH_DTYPES = ("float64", "float32", "float16", "bfloat16")
+_DOCS = "https://docs.pytorch.org/docs/stable/generated/torch.nn.functional.conv_transpose2d.html"
+_ATEN = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native"
+# The docs state only the layouts and the groups rule; the other argument checks live in ATen's source.
+CAPABILITIES = Capabilities(
+    source=_DOCS,
+    pads="symmetric",
+    output_padding="stride_or_dilation",
+    rejects={
+        "negative_pad": f"{_ATEN}/Convolution.cpp (check_shape_forward: 'negative padding is not supported')",
+        "output_padding_at_bound": f"{_ATEN}/NaiveConvolutionTranspose2d.cpp (slow_conv_transpose2d_shape_check: "
+        "'output padding must be smaller than either stride or dilation')",
+        "output_below_one": f"{_ATEN}/NaiveConvolutionTranspose2d.cpp (shape check: 'Output size is too small')",
+        "groups_not_dividing": f"{_DOCS} (groups: in_channels should be divisible by the number of groups)",
+        "weight_channels": f"{_DOCS} (weight: (in_channels, out_channels / groups, kH, kW))",
+        "zero_size": f"{_ATEN}/Convolution.cpp ('Only zero batch or zero channel inputs are supported')",
+    },
+)
 
 
 def symmetric_padding(case: Case) -> tuple[int, ...]:
-    """torch's per-axis padding for the case, or Unsupported when a pair is asymmetric."""
-    if any(begin != end for begin, end in case.padding):
-        raise Unsupported(
-            f"torch conv_transpose takes one padding per axis, cropped at both ends; "
-            f"asymmetric (begin, end) pads {case.padding} cannot be expressed"
-        )
+    """torch's per-axis padding for the case (the capability table refuses asymmetric pairs first)."""
     return tuple(begin for begin, _ in case.padding)
 
 
@@ -37,6 +43,7 @@ class TorchCPU:
     name = "torch"
     framework = "torch"
     device = "cpu"
+    capabilities = CAPABILITIES
 
     def availability(self) -> str | None:
         try:
@@ -78,9 +85,10 @@ class TorchCPU:
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         import torch
 
+        require(self, case)
         padding = symmetric_padding(case)
         function = getattr(torch.nn.functional, f"conv_transpose{case.rank}d")
-        with torch.no_grad():
+        with torch.no_grad(), stage("call"):
             out = function(
                 self._tensor(x),
                 self._tensor(w),
@@ -94,10 +102,10 @@ class TorchCPU:
         return self._array(out)
 
     def repro(self, case: Case) -> str:
-        try:
-            padding = symmetric_padding(case)
-        except Unsupported as unsupported:
-            return f"# not expressible in torch: {unsupported}"
+        found = limits(self.capabilities, ("explicit",), case)
+        if found:
+            return f"# not expressible in torch: {'; '.join(reason for _, reason in found)}"
+        padding = symmetric_padding(case)
         to_tensor = (
             "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
             if case.dtype == "bfloat16"

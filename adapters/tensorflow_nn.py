@@ -1,9 +1,13 @@
-"""TensorFlow: ``tf.nn.conv{1,2,3}d_transpose``, channels-last.
+"""TensorFlow: ``tf.nn.conv{1,2,3}d_transpose``, channels-last, through its two call paths.
 
 Facts (TensorFlow docs, tf.nn.conv2d_transpose): the gradient of ``tf.nn.conv2d``; filter
 ``(*k, C_out, C_in)``; ``output_shape`` is required (N, *spatial, C_out); padding 'SAME', 'VALID' or,
 for conv2d_transpose only, explicit ``[[0, 0], [top, bottom], [left, right], [0, 0]]`` forward-conv
 pads; no output_padding argument (the output_shape carries it); no groups.
+
+The two paths run different kernels on the CPU, so each is its own adapter: ``tf-nn`` passes the
+padding strings (the tf modes, and explicit cases wherever 'SAME' or 'VALID' means the same pads);
+``tf-nn-explicit-pads`` passes every 2-D case's pads as the explicit list.
 """
 
 from __future__ import annotations
@@ -13,38 +17,48 @@ import os
 
 import numpy as np
 
-from adapters import Unsupported
+from adapters import stage
+from adapters.capabilities import Capabilities, limits, require
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
 
-FACTS = {
-    "filter_layout": "(*kernel, C_out, C_in)",
-    "data_format": "channels last (NWC, NHWC, NDHWC)",
-    "explicit_padding_ranks": (2,),
-    "output_padding": "none; the output_shape argument sets the output length",
-    "groups": "not supported",
-}
+_DOCS = "https://www.tensorflow.org/api_docs/python/tf/nn/conv2d_transpose"
+_SAME_VALID = Capabilities(
+    source=_DOCS,
+    groups=False,
+    pads="modes",
+    output_padding="none",
+    data_format="channels_last",
+    rejects={
+        "undocumented_padding": f"{_DOCS} (padding: either the string 'SAME' or 'VALID', or explicit pads)",
+        "tf_output_shape_range": f"{_DOCS} (not stated: it follows from the op being the gradient of conv2d, whose "
+        "output lengths https://www.tensorflow.org/api_docs/python/tf/nn#notes_on_padding_2 gives)",
+    },
+)
+_EXPLICIT_PADS = _SAME_VALID.but(
+    ranks=(2,),
+    pads="pairs",
+    pad_ranks=(2,),
+    rejects={
+        "negative_pad": "https://github.com/tensorflow/tensorflow/blob/master/tensorflow/core/util/padding.cc "
+        "(CheckValidPadding: 'All elements of explicit_paddings must be nonnegative'; the docs are silent)",
+        "weight_channels": f"{_DOCS} (filters: in_channels must match the input's; raises ValueError)",
+    },
+)
 
 
-def tf_arguments(case: Case) -> tuple[object, tuple[int, ...]]:
-    """tf.nn's padding argument and spatial output_shape for the case, or Unsupported."""
-    if case.groups > 1:
-        raise Unsupported(f"tf.nn.conv{case.rank}d_transpose has no groups argument (groups={case.groups})")
+def tf_arguments(case: Case, explicit_pads: bool) -> tuple[object, tuple[int, ...]]:
+    """tf.nn's padding argument and spatial output_shape for the case (the capability table refuses first
+    what the path cannot express)."""
     mode = case.mode_spec
-    size = case.geometry.output_size
     if mode.framework == "tf":
         return mode.padding.upper(), mode.output_size
-    if case.rank in FACTS["explicit_padding_ranks"]:
+    size = case.geometry.output_size
+    if explicit_pads:
         return [[0, 0], *[list(pair) for pair in case.padding], [0, 0]], size
-    found = modes.tf_string_equivalent(case)
-    if found is None:
-        raise Unsupported(
-            f"tf.nn.conv{case.rank}d_transpose takes only 'SAME' or 'VALID' (explicit pads are conv2d_transpose's "
-            f"alone); neither means pads {case.padding} with output_padding {case.output_padding} here"
-        )
-    return found.padding.upper(), size
+    return modes.tf_string_equivalent(case).padding.upper(), size
 
 
 @functools.cache
@@ -58,10 +72,14 @@ def _configured_tensorflow():
 
 
 class TensorflowNN:
+    """The padding strings: tf's 'SAME'/'VALID' modes, and explicit cases wherever one means their pads."""
+
     name = "tf-nn"
     framework = "tensorflow"
     device = "cpu"
     modes = (modes.EXPLICIT, "tf")
+    capabilities = _SAME_VALID
+    explicit_pads = False
 
     def _tf(self):
         return _configured_tensorflow()
@@ -84,26 +102,28 @@ class TensorflowNN:
         }
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
-        padding, size = tf_arguments(case)
+        require(self, case)
+        padding, size = tf_arguments(case, self.explicit_pads)
         tf = self._tf()
         function = getattr(tf.nn, f"conv{case.rank}d_transpose")
-        out = function(
-            tf.constant(channels_last(x)),
-            tf.constant(spatial_out_in(w)),
-            output_shape=[case.batch, *size, case.out_channels],
-            strides=list(case.stride),
-            padding=padding,
-            dilations=list(case.dilation),
-        )
-        if bias is not None:
-            out = tf.nn.bias_add(out, tf.constant(bias))
+        with stage("call"):
+            out = function(
+                tf.constant(channels_last(x)),
+                tf.constant(spatial_out_in(w)),
+                output_shape=[case.batch, *size, case.out_channels],
+                strides=list(case.stride),
+                padding=padding,
+                dilations=list(case.dilation),
+            )
+            if bias is not None:
+                out = tf.nn.bias_add(out, tf.constant(bias))
         return channels_first(out.numpy())
 
     def repro(self, case: Case) -> str:
-        try:
-            padding, size = tf_arguments(case)
-        except Unsupported as unsupported:
-            return f"# not expressible in tf.nn: {unsupported}"
+        found = limits(self.capabilities, self.modes, case)
+        if found:
+            return f"# not expressible in {self.name}: {'; '.join(reason for _, reason in found)}"
+        padding, size = tf_arguments(case, self.explicit_pads)
         rank = case.rank
         lines = input_lines(case) + [
             "import tensorflow as tf",
@@ -117,3 +137,12 @@ class TensorflowNN:
             lines.append("y = tf.nn.bias_add(y, bias)")
         lines += ["y = np.moveaxis(y.numpy(), -1, 1)  # back to (N, C_out, *spatial)", "print(y.shape, y)"]
         return "\n".join(lines)
+
+
+class TensorflowNNExplicitPads(TensorflowNN):
+    """conv2d_transpose with the explicit pad list, for every 2-D explicit case."""
+
+    name = "tf-nn-explicit-pads"
+    modes = (modes.EXPLICIT,)
+    capabilities = _EXPLICIT_PADS
+    explicit_pads = True

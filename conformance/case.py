@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from conformance import modes
+from conformance import invalid, modes
 from reference.geometry import Geometry, geometry, padding_pairs, per_axis
 
 # Short codes used in ids, keyed by NumPy dtype name.
@@ -29,12 +29,13 @@ _ID_PATTERN = re.compile(
     r"-g(?P<groups>\d+)"
     r"-k(?P<kernel>\d+(?:x\d+)*)"
     r"-s(?P<stride>\d+(?:x\d+)*)"
-    r"-p(?P<padding>\d+\.\d+(?:x\d+\.\d+)*)"
+    r"-p(?P<padding>-?\d+\.-?\d+(?:x-?\d+\.-?\d+)*)"
     r"-op(?P<output_padding>\d+(?:x\d+)*)"
     r"-d(?P<dilation>\d+(?:x\d+)*)"
     r"-(?P<bias>b|nb)"
     r"-(?P<dtype>" + "|".join(_DTYPES_BY_CODE) + r")"
-    r"(?:-m(?P<mode>[a-z0-9_]+))?$"
+    r"(?:-m(?P<mode>[a-z0-9_]+))?"
+    r"(?:-x(?P<violates>[a-z_]+))?$"
 )
 
 
@@ -79,6 +80,7 @@ class Case:
     bias: bool = False
     dtype: str = "float64"
     mode: str = modes.EXPLICIT
+    violates: str = ""  # a must-reject case: the rule (conformance.invalid.RULES) it breaks
 
     def __post_init__(self):
         if isinstance(self.input_size, int) or not 1 <= len(self.input_size) <= 3:
@@ -88,6 +90,9 @@ class Case:
         for name in ("kernel", "stride", "output_padding", "dilation"):
             object.__setattr__(self, name, per_axis(name, getattr(self, name), rank))
         object.__setattr__(self, "padding", padding_pairs(self.padding, rank))
+        if self.violates:
+            self._check_invalid()
+            return
         self._apply_mode()
         if self.out_channels < 1 or self.out_channels % max(self.groups, 1):
             raise ValueError(
@@ -103,6 +108,32 @@ class Case:
             "_geometry",
             geometry(self.input_shape, self.weight_shape, **self.conv_params()),
         )
+
+    def _check_invalid(self) -> None:
+        """A must-reject case keeps its literal fields; it must break the rule it names, and nothing
+        else stands in the way of telling a framework those arguments."""
+        if self.dtype not in DTYPE_CODES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPE_CODES)}, got {self.dtype!r}")
+        if self.groups < 1 or self.out_channels < 1 or self.out_channels % self.groups:
+            raise ValueError(
+                f"out_channels ({self.out_channels}) must be a positive multiple of groups ({self.groups})"
+            )
+        invalid.check(self)
+        # The arithmetic alone, unvalidated: what a framework that took the arguments literally would give.
+        literal = Geometry(
+            self.rank,
+            self.batch,
+            self.in_channels,
+            self.out_channels,
+            self.groups,
+            self.input_size,
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.dilation,
+        )
+        object.__setattr__(self, "_geometry", literal)
 
     def _apply_mode(self) -> None:
         """A framework mode fixes padding and output_padding to its documented meaning."""
@@ -134,7 +165,12 @@ class Case:
 
     @property
     def weight_shape(self) -> tuple[int, ...]:
-        return (self.in_channels, self.out_channels // max(self.groups, 1), *self.kernel)
+        weight_in = self.in_channels + (1 if self.violates == "weight_channels" else 0)
+        return (weight_in, self.out_channels // max(self.groups, 1), *self.kernel)
+
+    @property
+    def must_reject(self) -> bool:
+        return bool(self.violates)
 
     @property
     def geometry(self) -> Geometry:
@@ -164,6 +200,7 @@ class Case:
                 DTYPE_CODES[self.dtype],
             ]
             + ([] if self.mode == modes.EXPLICIT else [f"m{self.mode}"])
+            + ([f"x{self.violates}"] if self.violates else [])
         )
 
     @classmethod
@@ -187,6 +224,7 @@ class Case:
             bias=fields["bias"] == "b",
             dtype=_DTYPES_BY_CODE[fields["dtype"]],
             mode=fields["mode"] or modes.EXPLICIT,
+            violates=fields["violates"] or "",
         )
         if case.rank != int(fields["rank"]):
             raise ValueError(f"case id {case_id!r} says {fields['rank']}d but has {case.rank} spatial axes")
@@ -222,7 +260,7 @@ def make_inputs(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     the reference then computes on exactly the values the framework sees.
     """
     rng = np.random.default_rng(seed_of(case))
-    fan_in = case.in_channels // case.groups * int(np.prod(case.kernel))
+    fan_in = max(1, case.in_channels // case.groups * int(np.prod(case.kernel)))  # must-reject cases: >= 1
     dtype = numpy_dtype(case.dtype)
     x = rng.uniform(-1.0, 1.0, case.input_shape).astype(dtype)
     w = (rng.uniform(-1.0, 1.0, case.weight_shape) / np.sqrt(fan_in)).astype(dtype)

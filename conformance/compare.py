@@ -73,17 +73,50 @@ def error_map(bad: np.ndarray) -> list:
     return np.round(spatial, 3).tolist()
 
 
-def compare(case: Case, expected: np.ndarray, tolerance: np.ndarray, actual: np.ndarray) -> Comparison:
-    actual = np.asarray(actual)
-    metrics: dict = {"output_dtype": actual.dtype.name, "expected_shape": list(expected.shape)}
-    if actual.shape != expected.shape:
-        metrics["actual_shape"] = list(actual.shape)
+def compare(
+    case: Case,
+    expected: np.ndarray | None,
+    tolerance: np.ndarray | None,
+    actual: np.ndarray | None,
+    *,
+    output_shape: tuple | None = None,
+    output_dtype: str | None = None,
+    promoted_to: tuple = (),
+) -> Comparison:
+    """Shape, then values, then dtype. ``actual`` is the output widened to float64, or None where no values
+    were given (a shape-only adapter, a non-real output: then ``expected`` may be None too). The dtype must
+    be the case's, or one a registered promotion names in ``promoted_to``; values are compared either way,
+    and a wrong value outranks a wrong dtype."""
+    shape = tuple(actual.shape) if actual is not None else tuple(output_shape or ())
+    expected_shape = tuple(expected.shape) if expected is not None else case.output_shape
+    metrics: dict = {
+        "output_dtype": output_dtype if output_dtype is not None else getattr(actual, "dtype", np.float64).name,
+        "expected_dtype": case.dtype,
+        "expected_shape": list(expected_shape),
+    }
+    if shape != expected_shape:
+        metrics["actual_shape"] = list(shape)
         return Comparison("shape_mismatch", metrics)
-    actual64 = actual.astype(np.float64)
+    values = (
+        "not compared"
+        if actual is None or expected is None
+        else _compare_values(case, expected, tolerance, actual, metrics)
+    )
+    if values in ("nonfinite", "value_mismatch"):
+        return Comparison(values, metrics)
+    if output_dtype is not None and output_dtype != case.dtype and output_dtype not in promoted_to:
+        metrics["values"] = values
+        return Comparison("dtype_mismatch", metrics)
+    if values == "not compared":
+        metrics["values"] = values
+    return Comparison("pass", metrics)
+
+
+def _compare_values(case: Case, expected: np.ndarray, tolerance: np.ndarray, actual64: np.ndarray, metrics) -> str:
     nonfinite = ~np.isfinite(actual64)
     if nonfinite.any():
         metrics.update(nonfinite_count=int(nonfinite.sum()), error_map=error_map(nonfinite))
-        return Comparison("nonfinite", metrics)
+        return "nonfinite"
     error = np.abs(actual64 - expected)
     scale = np.maximum(np.abs(expected), SMALLEST_NORMAL[case.dtype])
     bad = error > tolerance
@@ -96,7 +129,7 @@ def compare(case: Case, expected: np.ndarray, tolerance: np.ndarray, actual: np.
         bad_fraction=float(bad.mean()) if bad.size else 0.0,
     )
     if not bad.any():
-        return Comparison("pass", metrics)
+        return "pass"
     metrics.update(
         worst_index=[int(i) for i in worst],
         worst_expected=float(expected[worst]),
@@ -104,7 +137,65 @@ def compare(case: Case, expected: np.ndarray, tolerance: np.ndarray, actual: np.
         worst_tolerance=float(tolerance[worst]),
         error_map=error_map(bad),
     )
-    return Comparison("value_mismatch", metrics)
+    return "value_mismatch"
+
+
+def judge_must_reject(case: Case, x, w, bias, attempt) -> Comparison:
+    """A must-reject case: a refusal is the pass (its message and stage recorded); an output is
+    ``accepted_invalid``, recorded with its shape, dtype and the reading that explains its values."""
+    if attempt.status == "rejected":
+        return Comparison("pass", {"message": attempt.message, "stage": attempt.stage or "unknown"})
+    if attempt.status != "ok":
+        return Comparison(attempt.status, {"message": attempt.message})
+    metrics = {
+        "violates": case.violates,
+        "actual_shape": list(attempt.output_shape or ()),
+        "output_dtype": attempt.output_dtype,
+        "literal_shape": list(case.output_shape),
+    }
+    metrics.update(reading(case, x, w, bias, attempt.output))
+    return Comparison("accepted_invalid", metrics)
+
+
+def reading(case: Case, x, w, bias, actual: np.ndarray | None) -> dict:
+    """Which reading of a must-reject case's arguments explains the values a framework returned.
+
+    The output is searched as a window of the full output of a valid case (pads clamped at 0, no
+    output_padding, the weight cut to the input's channels); the window is then named: ``literal`` (the
+    invalid arithmetic taken as written: negative pads add zeros, an output_padding past its bound appends
+    them), ``pads clamped to 0``, or what other window it is (``zeros prepended``, ``zeros appended``);
+    ``an empty output`` where there is no element; None where no window reproduces the values.
+    """
+    if actual is None:
+        return {"reading": None, "observed_window": None}
+    if actual.size == 0:
+        return {"reading": "an empty output", "observed_window": None}
+    try:
+        base = replace(
+            case,
+            padding=[(max(b, 0), max(e, 0)) for b, e in case.padding],
+            output_padding=0,
+            mode="explicit",
+            violates="",
+        )
+        window = observed_crop(base, x, w[: case.in_channels], bias, actual)
+    except ValueError:  # no valid case stands near (a zero-size input, groups that do not divide)
+        window = None
+    if window is None:
+        return {"reading": None, "observed_window": None}
+    length = list(actual.shape[2:])
+    clamped_length = [f - b - e for f, (b, e) in zip(base.geometry.full_size, base.padding)]
+    if case.violates == "weight_channels":
+        name = "the weight's extra input channels ignored"
+    elif window["begin"] == [b for b, _ in case.padding] and length == list(case.output_shape[2:]):
+        name = "literal"
+    elif window["begin"] == [b for b, _ in base.padding] and length == clamped_length:
+        name = "pads clamped to 0"
+    else:
+        parts = ["zeros prepended"] * any(b < 0 for b in window["begin"])
+        parts += ["zeros appended"] * any(window["appended"])
+        name = " and ".join(parts) or "another window of the full output"
+    return {"reading": name, "observed_window": window}
 
 
 # Searching more windows than this is not worth a mismatch's time (large 3-D outputs).

@@ -9,22 +9,36 @@ An entry::
     reason = "why, in a sentence a user can act on"
     links = ["https://github.com/..."]    # upstream reports; if none exists, links = [] and
     upstream = "no upstream report found" # say so
-    outcomes = ["rejected"]  # optional (xfail): the outcomes it explains; default any non-pass
+    outcomes = ["rejected"]  # xfail and unsupported: the raw outcomes it explains (required)
+    message = "INVALID_ARGUMENT"  # optional: a regular expression the error message must match
+    output_dtype = "float32" # promotion only: the dtype the framework documents for these cases
     widen = 4.0              # tolerance only: factor on the derived tolerance
     strict = false           # optional: the divergence shows on some selected cases only, so a pass
-                             # stays a pass instead of an xpass (default true)
+                             # stays a pass instead of an xpass (default true); it then needs a message
+                             # pattern wherever it explains an error
+    devices = ["cpu"]        # optional: the devices it applies to (default every device)
+    [divergence.versions]    # the framework versions it was seen in (PEP 440 ranges over the adapter's
+    onnxruntime = ">=1.30,<1.32"  # recorded versions; required wherever the adapter records versions);
+                             # other versions do not get the entry
     [divergence.select]      # every key must match; a list means any of its values
     groups = [2, 3]
     asymmetric_padding = true
 
-Selectable keys: the case's fields and the derived facts in ``DERIVED``.
+Selectable keys: the case's fields and the derived facts in ``DERIVED``. An entry applies to must-reject
+cases only where it selects ``violates``. What an adapter cannot express is not written here: it is
+derived from the adapter's capability table (``capability_entries``).
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 try:
     import tomllib
@@ -35,14 +49,26 @@ from conformance import modes
 from conformance.case import Case
 
 REGISTER_DIR = Path(__file__).parent / "divergences"
-KINDS = ("xfail", "unsupported", "tolerance")
-NON_PASS = ("shape_mismatch", "value_mismatch", "nonfinite", "rejected", "unsupported", "crash", "timeout")
+KINDS = ("xfail", "unsupported", "tolerance", "promotion")
+# What an entry may explain. Never suite_error: the suite's own failure is no framework's divergence.
+NON_PASS = (
+    "shape_mismatch",
+    "value_mismatch",
+    "nonfinite",
+    "dtype_mismatch",
+    "accepted_invalid",
+    "rejected",
+    "unsupported",
+    "crash",
+    "timeout",
+)
 
 DERIVED = {
     "rank": lambda c: c.rank,
     "asymmetric_padding": lambda c: any(begin != end for begin, end in c.padding),
     "output_padding_reaches_stride": lambda c: any(op >= s for op, s in zip(c.output_padding, c.stride)),
     "out_per_group": lambda c: c.out_channels // c.groups,
+    "in_per_group": lambda c: c.in_channels // c.groups,
     "grouped": lambda c: c.groups > 1,
     "dilated": lambda c: any(d > 1 for d in c.dilation),
     "output_elements": lambda c: math.prod(c.output_shape),
@@ -62,6 +88,24 @@ DERIVED = {
     # Whether a framework without explicit pads has a setting that means the case's pads.
     "keras_expressible": lambda c: modes.keras_equivalent(c) is not None,
     "tf_string_expressible": lambda c: modes.tf_string_equivalent(c) is not None,
+    "equal_channels": lambda c: c.in_channels == c.out_channels,  # as many input as output channels per group
+    # The mode's output_padding (0 if none) is the gap max(stride - dilated kernel, 0) between windows on every axis.
+    "mode_output_padding_fills_gap": lambda c: all(
+        o == max(s - k, 0)
+        for o, s, k in zip(c.mode_spec.output_padding or [0] * c.rank, c.stride, c.geometry.effective_kernel)
+    ),
+    # The mode's output size is shorter than the input on some axis (false without one).
+    "mode_output_size_below_input": lambda c: any(o < n for o, n in zip(c.mode_spec.output_size or [], c.input_size)),
+    # The mode's output size lies in full + output_padding .. + stride - 1 on every axis (tf's 'VALID' range).
+    "mode_output_size_in_valid_range": lambda c: (
+        c.mode_spec.output_size is not None
+        and all(
+            f + o <= n < f + o + s
+            for n, f, o, s in zip(
+                c.mode_spec.output_size, c.geometry.full_size, c.mode_spec.output_padding or [0] * c.rank, c.stride
+            )
+        )
+    ),
 }
 SELECTABLE = {f.name for f in fields(Case)} | set(DERIVED)
 
@@ -82,8 +126,17 @@ class Divergence:
     outcomes: tuple = ()
     widen: float = 1.0
     strict: bool = True
+    message: str = ""
+    output_dtype: str = ""
+    devices: tuple = ()
+    versions: dict = field(default_factory=dict)
+    test: Callable | None = None  # derived entries (capabilities) test a case instead of selecting fields
 
     def matches(self, case: Case) -> bool:
+        if self.test is not None:
+            return self.test(case)
+        if case.violates and "violates" not in self.select:
+            return False
         for key, wanted in self.select.items():
             value = DERIVED[key](case) if key in DERIVED else getattr(case, key)
             if isinstance(value, tuple):
@@ -93,6 +146,12 @@ class Divergence:
                 return False
         return True
 
+    def applies_to(self, device: str, versions: dict) -> bool:
+        """Whether the entry's scope holds the adapter's device and framework versions."""
+        if self.devices and device not in self.devices:
+            return False
+        return all(Version(versions[package]) in SpecifierSet(spec) for package, spec in self.versions.items())
+
     def summary(self) -> dict:
         return {
             "id": self.id,
@@ -101,6 +160,8 @@ class Divergence:
             "links": list(self.links),
             "upstream": self.upstream,
             "strict": self.strict,
+            "outcomes": list(self.outcomes),
+            "scope": {"devices": list(self.devices), "versions": dict(self.versions)},
         }
 
 
@@ -113,33 +174,42 @@ class Register:
         return [entry for entry in self.entries if entry.matches(case)]
 
 
+# Entries that only adjust the comparison (a wider bound, an accepted output dtype): never an xpass.
+ADJUSTING = ("tolerance", "promotion")
+
+
 def widening(entries: list[Divergence]) -> float:
     """The factor on the derived tolerance that the matching tolerance entries allow (1 when none)."""
     return max((entry.widen for entry in entries if entry.kind == "tolerance"), default=1.0)
 
 
-def _explains(entry: Divergence, outcome: str) -> bool:
-    if entry.kind == "unsupported":
-        return outcome in ("unsupported", "rejected")
-    if entry.kind == "xfail":
-        return outcome != "pass" and (not entry.outcomes or outcome in entry.outcomes)
-    return False
+def promotions(entries: list[Divergence]) -> tuple[str, ...]:
+    """The output dtypes that the matching promotion entries accept besides the case's own."""
+    return tuple(entry.output_dtype for entry in entries if entry.kind == "promotion")
 
 
-def settle(outcome: str, entries: list[Divergence]) -> tuple[str, Divergence | None]:
-    """The recorded outcome and the entry behind it, given the comparison's outcome and the matching entries.
+def _explains(entry: Divergence, outcome: str, message: str) -> bool:
+    if outcome not in entry.outcomes:
+        return False
+    return not entry.message or re.search(entry.message, message or "") is not None
+
+
+def settle(outcome: str, entries: list[Divergence], message: str = "") -> tuple[str, Divergence | None]:
+    """The recorded outcome and the entry behind it, given the comparison's outcome, the matching
+    entries and the framework's message.
 
     A pass where a strict xfail or unsupported entry matches is an ``xpass``: the divergence no
     longer reproduces (a non-strict entry leaves a pass a pass). A non-pass outcome is explained by
-    the first entry that names it (``xfail``, or kept as ``unsupported``/``rejected`` under an
-    unsupported entry); otherwise it stands unexplained.
+    the first entry that names it among its ``outcomes`` and whose ``message`` pattern (if any) the
+    message matches: ``xfail`` under an xfail entry, kept as ``unsupported``/``rejected`` under an
+    unsupported entry. Otherwise it stands unexplained.
     """
-    expecting = [entry for entry in entries if entry.kind != "tolerance"]
+    expecting = [entry for entry in entries if entry.kind not in ADJUSTING]
     if outcome == "pass":
         strict = [entry for entry in expecting if entry.strict]
         return ("xpass", strict[0]) if strict else ("pass", entries[0] if entries else None)
     for entry in expecting:
-        if _explains(entry, outcome):
+        if _explains(entry, outcome, message):
             return ("xfail" if entry.kind == "xfail" else outcome), entry
     return outcome, None
 
@@ -148,20 +218,77 @@ def is_explained(outcome: str, entry: Divergence | None) -> bool:
     """Whether a recorded outcome leaves the run green."""
     if outcome in ("pass", "xfail"):
         return True
-    return entry is not None and entry.kind == "unsupported" and outcome in ("unsupported", "rejected")
+    return entry is not None and entry.kind == "unsupported" and outcome in entry.outcomes
+
+
+def capability_entries(adapter: str, capabilities, framework_modes) -> list[Divergence]:
+    """The register's "cannot express" entries, one per limited facet of the adapter's capability table
+    (the same ``limits`` that the adapter's ``Unsupported`` comes from)."""
+    from adapters.capabilities import limits
+
+    probe = {
+        "dtype": "dtypes",
+        "rank": "ranks",
+        "groups": "groups",
+        "groups_with_modes": "groups_with_modes",
+        "strided_dilation": "strided_dilation",
+        "asymmetric_pads": "pads",
+        "pads": "pads",
+    }
+    defaults = type(capabilities)()
+    facets = [f for f, attribute in probe.items() if getattr(capabilities, attribute) != getattr(defaults, attribute)]
+    if capabilities.pad_ranks != defaults.pad_ranks:
+        facets.append("pads")
+    entries = []
+    for facet in dict.fromkeys(facets):
+        if facet == "asymmetric_pads" and capabilities.pads != "symmetric":
+            continue
+        if facet == "pads" and capabilities.pads == "symmetric" and capabilities.pad_ranks == defaults.pad_ranks:
+            continue
+        entries.append(
+            Divergence(
+                id=f"{adapter}-cannot-express-{facet.replace('_', '-')}",
+                adapter=adapter,
+                kind="unsupported",
+                reason=f"Derived from {adapter}'s capability table: the API cannot express these cases ({facet}).",
+                select={},
+                links=(capabilities.source,) if capabilities.source.startswith("https://") else (),
+                upstream="" if capabilities.source.startswith("https://") else f"documented: {capabilities.source}",
+                outcomes=("unsupported",),
+                test=lambda case, facet=facet: any(
+                    found == facet for found, _ in limits(capabilities, framework_modes, case)
+                ),
+            )
+        )
+    return entries
 
 
 def _entry(adapter: str, raw: dict, where: str) -> Divergence:
     def fail(rule: str):
         raise RegisterError(f"{where}: {rule}")
 
-    known = {"id", "kind", "reason", "select", "links", "upstream", "outcomes", "widen", "strict"}
+    known = {
+        "id",
+        "kind",
+        "reason",
+        "select",
+        "links",
+        "upstream",
+        "outcomes",
+        "widen",
+        "strict",
+        "message",
+        "output_dtype",
+        "devices",
+        "versions",
+    }
     if set(raw) - known:
         fail(f"unknown keys {sorted(set(raw) - known)}")
     if not str(raw.get("id", "")).strip():
         fail("an entry needs an id")
-    if raw.get("kind") not in KINDS:
-        fail(f"kind must be one of {KINDS}, got {raw.get('kind')!r}")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        fail(f"kind must be one of {KINDS}, got {kind!r}")
     if not str(raw.get("reason", "")).strip():
         fail("an entry needs a reason")
     select = raw.get("select")
@@ -172,39 +299,82 @@ def _entry(adapter: str, raw: dict, where: str) -> Divergence:
     links = raw.get("links")
     if not isinstance(links, list) or not all(str(link).startswith("https://") for link in links):
         fail("links must be a list of https:// addresses")
-    if not links and "no upstream report found" not in str(raw.get("upstream", "")).lower():
+    upstream = str(raw.get("upstream", ""))
+    if not links and "no upstream report found" not in upstream.lower():
         fail('an entry without links must say upstream = "no upstream report found"')
     outcomes = raw.get("outcomes", [])
-    if set(outcomes) - set(NON_PASS):
-        fail(f"outcomes must be among {NON_PASS}")
-    if not isinstance(raw.get("strict", True), bool):
+    if not isinstance(outcomes, list) or set(outcomes) - set(NON_PASS):
+        fail(f"outcomes must be a list among {NON_PASS}")
+    if kind in ("xfail", "unsupported") and not outcomes:
+        fail(f"a {kind} entry must name the outcomes it explains (outcomes = [...])")
+    if kind == "unsupported" and set(outcomes) - {"unsupported", "rejected"}:
+        fail('an unsupported entry explains only "unsupported" or "rejected"')
+    strict = raw.get("strict", True)
+    if not isinstance(strict, bool):
         fail("strict must be true or false")
-    if raw["kind"] == "tolerance" and not float(raw.get("widen", 0)) > 1:
+    message = str(raw.get("message", ""))
+    try:
+        re.compile(message)
+    except re.error as error:
+        fail(f"message is not a regular expression: {error}")
+    if not strict and not message and {"rejected", "unsupported"} & set(outcomes):
+        fail("a non-strict entry that explains an error needs a message pattern (what it covers, and no more)")
+    if kind == "tolerance" and not float(raw.get("widen", 0)) > 1:
         fail("a tolerance entry needs widen > 1")
+    if kind == "promotion" and not raw.get("output_dtype"):
+        fail("a promotion entry needs output_dtype")
+    devices = raw.get("devices", [])
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        fail("devices must be a list of device names")
+    versions = raw.get("versions", {})
+    if not isinstance(versions, dict):
+        fail("versions must be a table of package = version range")
+    for package, spec in versions.items():
+        try:
+            SpecifierSet(str(spec))
+        except InvalidSpecifier:
+            fail(f"versions.{package} = {spec!r} is not a version range (e.g. '>=1.30,<1.32')")
     return Divergence(
         id=raw["id"],
         adapter=adapter,
-        kind=raw["kind"],
+        kind=kind,
         reason=raw["reason"].strip(),
         select=dict(select),
         links=tuple(links),
-        upstream=str(raw.get("upstream", "")),
+        upstream=upstream,
         outcomes=tuple(outcomes),
         widen=float(raw.get("widen", 1.0)),
-        strict=bool(raw.get("strict", True)),
+        strict=strict,
+        message=message,
+        output_dtype=str(raw.get("output_dtype", "")),
+        devices=tuple(devices),
+        versions={str(k): str(v) for k, v in versions.items()},
     )
 
 
-def load_register(adapter: str, directory: Path = REGISTER_DIR, framework: str | None = None) -> Register:
+def load_register(
+    adapter: str,
+    directory: Path = REGISTER_DIR,
+    framework: str | None = None,
+    device: str | None = None,
+    versions: dict | None = None,
+) -> Register:
     """The adapter's register: ``<adapter>.toml``, after ``<framework>.toml`` (entries every adapter of
-    that framework shares, such as Keras's on each backend) when there is one. No file, no entries."""
+    that framework shares, such as Keras's on each backend) when there is one. No file, no entries.
+
+    Given the adapter's device and recorded versions, only the entries whose scope holds them are kept;
+    an entry scoped on a package the adapter does not report is an error.
+    """
     names = [f"{framework}.toml"] if framework and framework != adapter else []
     entries = []
     for path in [Path(directory) / name for name in [*names, f"{adapter}.toml"]]:
         if not path.exists():
             continue
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise RegisterError(f"{path}: not valid TOML: {error}") from None
         entries += [
             _entry(adapter, raw, f"{path.name} entry {i + 1}") for i, raw in enumerate(data.get("divergence", []))
         ]
@@ -212,4 +382,22 @@ def load_register(adapter: str, directory: Path = REGISTER_DIR, framework: str |
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise RegisterError(f"register of {adapter}: duplicate entry ids {duplicated}")
+    if versions is not None:
+        for entry in entries:
+            if versions and not entry.versions:
+                raise RegisterError(
+                    f"register of {adapter}: entry {entry.id!r} needs a [divergence.versions] table: the ranges of "
+                    f"{sorted(versions)} it was seen in (an entry for one release must not apply to another)"
+                )
+            missing = sorted(set(entry.versions) - set(versions))
+            if missing:
+                raise RegisterError(
+                    f"register of {adapter}: entry {entry.id!r} is scoped on {missing}, which {adapter} does not "
+                    f"report (it reports {sorted(versions)})"
+                )
+            try:
+                entry.applies_to(device or "cpu", versions)
+            except InvalidVersion as error:
+                raise RegisterError(f"register of {adapter}: entry {entry.id!r}: {error}") from None
+        entries = [entry for entry in entries if entry.applies_to(device or "cpu", versions)]
     return Register(adapter, entries)

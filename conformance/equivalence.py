@@ -28,6 +28,8 @@ MISMATCHING = ("shape_mismatch", "value_mismatch")
 
 def family_member(case: Case) -> tuple[str, str] | None:
     """('same' or 'valid', the mode's plain name) where the case is how a framework spells that family."""
+    if case.violates:  # must-reject cases ask for an error, not a window
+        return None
     mode = case.mode_spec
     if mode.output_padding is not None:
         return None
@@ -51,7 +53,8 @@ def family_member(case: Case) -> tuple[str, str] | None:
 def _window(record: dict, case: Case) -> dict | None:
     """The window of the full output the adapter returned: begin and length per axis; None if refused."""
     outcome = record.get("raw_outcome", record["outcome"])  # what the framework did, before the register
-    if outcome in PASSING:
+    values_right = outcome == "dtype_mismatch" and record["metrics"].get("values") == "pass"
+    if outcome in PASSING or values_right:  # a wrong dtype with the right values still returns the window
         return {"begin": [b for b, _ in case.padding], "length": list(case.geometry.output_size)}
     observed = record["metrics"].get("observed_window") if outcome in MISMATCHING else None
     if observed is None:

@@ -12,6 +12,7 @@ from functools import cache
 
 import numpy as np
 
+from conformance import invalid
 from conformance.case import Case
 
 # Sampled cases, on top of the curated ones. default: at least 1,000 explicit cases, and small enough
@@ -36,6 +37,23 @@ MODE_POINTS_2D = (
     ((5, 3), (3, 2), (2, 1), (1, 1)),
     ((4, 1), (2, 3), (3, 2), (1, 1)),
     ((2, 5), (4, 1), (1, 1), (2, 1)),
+)
+MODE_POINTS_3D = (
+    ((3, 2, 2), (2, 3, 1), (2, 1, 3), (1, 1, 1)),
+    ((2, 2, 1), (3, 2, 2), (1, 2, 2), (1, 2, 1)),
+)
+# What varies besides the geometry, one variant per point in turn: (batch, (C_in, C_out, groups), bias,
+# dtype). Grouped variants (C_in/g > C_out/g = 1 among them) go to the modes that take groups, ONNX's and
+# explicit pads; every other mode gets the first variant at that point as well.
+MODE_VARIANTS_PLAIN = dict(batch=1, in_channels=2, out_channels=3, groups=1, bias=True)
+MODE_VARIANTS = (
+    (1, (2, 3, 1), True, "float32"),
+    (2, (3, 2, 1), False, "float32"),
+    (1, (4, 4, 2), True, "float16"),
+    (1, (4, 2, 2), True, "float32"),
+    (3, (1, 1, 1), True, "bfloat16"),
+    (1, (6, 3, 3), False, "float32"),
+    (2, (2, 2, 1), True, "float64"),
 )
 
 
@@ -156,7 +174,8 @@ def point_modes(input_size, kernel, stride, dilation, exhaustive: bool = False) 
         for short in (1, 2):
             length = [f + v - short for f, v in zip(full, op)]
             if min(length) >= 1:
-                tokens += [f"onnx_{p}_o{_joined(length)}{suffix}" for p in ("notset", "same_upper", "same_lower")]
+                paddings = ("notset", "same_upper", "same_lower", "valid")
+                tokens += [f"onnx_{p}_o{_joined(length)}{suffix}" for p in paddings]
     return tokens
 
 
@@ -167,8 +186,12 @@ def _legacy_pads(kernel, dilation) -> list[tuple]:
     return [tuple((0, 0) for _ in reach), tuple((r, r) for r in reach), tuple((r + 1, 0) for r in reach)]
 
 
+def _takes_groups(token: str) -> bool:
+    return token.startswith("onnx_") or token == "jax_legacy"
+
+
 def mode_cases(name: str) -> list[Case]:
-    """The mode grid of a profile: float32, two input and three output channels, bias."""
+    """The mode grid of a profile: every mode at each geometry point, under one variant per point."""
     axes = MODE_AXES[name]
     points = [
         ((n,), (k,), (s,), (d,))
@@ -178,29 +201,44 @@ def mode_cases(name: str) -> list[Case]:
         for d in axes["dilations"]
     ]
     if name != "smoke":
-        points += list(MODE_POINTS_2D)
-    common = dict(in_channels=2, out_channels=3, bias=True, dtype="float32")
+        points += list(MODE_POINTS_2D) + list(MODE_POINTS_3D)
     cases = []
-    for size, kernel, stride, dilation in points:
-        at = dict(input_size=size, kernel=kernel, stride=stride, dilation=dilation, **common)
-        cases.append(Case(**at))  # zero pads: the 'valid' that torch and every explicit-pads API spell
-        for token in point_modes(size, kernel, stride, dilation, exhaustive=name == "full"):
-            try:
-                cases.append(Case(**at, mode=token))
-            except ValueError:  # the documented rule yields no output here (e.g. an empty 'same' output)
-                continue
-        for padding in _legacy_pads(kernel, dilation):
-            for op in {tuple(0 for _ in stride), tuple(s - 1 for s in stride)}:
+    for index, (size, kernel, stride, dilation) in enumerate(points):
+        batch, (c_in, c_out, groups), bias, dtype = MODE_VARIANTS[index % len(MODE_VARIANTS)]
+        variant = dict(batch=batch, in_channels=c_in, out_channels=c_out, groups=groups, bias=bias, dtype=dtype)
+        plain = dict(MODE_VARIANTS_PLAIN, dtype=dtype) if groups > 1 else variant
+        geometry = dict(input_size=size, kernel=kernel, stride=stride, dilation=dilation)
+        tokens = ["explicit", *point_modes(size, kernel, stride, dilation, exhaustive=name == "full")]
+        legacy = [
+            (p, op) for p in _legacy_pads(kernel, dilation) for op in {(0,) * len(stride), tuple(s - 1 for s in stride)}
+        ]
+        asks = [(token, {}) for token in tokens] + [
+            ("jax_legacy", dict(padding=p, output_padding=op)) for p, op in legacy
+        ]
+        for token, pads in asks:
+            variants = [plain, variant] if groups > 1 and _takes_groups(token) else [plain]
+            for fields in variants:
                 try:
-                    cases.append(Case(**at, padding=padding, output_padding=op, mode="jax_legacy"))
-                except ValueError:
+                    cases.append(Case(**geometry, **fields, **pads, mode=token))
+                except ValueError:  # the documented rule yields no output here (e.g. an empty 'same' output)
                     continue
+    return cases
+
+
+def must_reject_cases() -> list[Case]:
+    """Every must-reject case (``conformance.invalid``): the explicit ones, then the mode ones."""
+    cases = [Case(**fields, violates=rule) for rule, fields in invalid.CASES]
+    for size, kernel, stride in invalid.MODE_POINTS:
+        at = dict(input_size=size, kernel=kernel, stride=stride, in_channels=2, out_channels=3, bias=True)
+        tokens = invalid.mode_tokens(size, kernel, stride)
+        cases += [Case(**at, dtype="float32", mode=token, violates=rule) for rule, token in tokens]
     return cases
 
 
 @cache
 def profile(name: str) -> tuple[Case, ...]:
-    """The cases of a profile, curated first, then the sample, then the mode grid; stable order, no duplicates."""
+    """The cases of a profile, curated first, then the sample, the mode grid and the must-reject cases;
+    stable order, no duplicates."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
     seed = int.from_bytes(hashlib.sha256(f"profile:{name}".encode()).digest()[:8], "little")
@@ -211,6 +249,6 @@ def profile(name: str) -> tuple[Case, ...]:
         case = _draw(rng)
         if case is not None:
             cases.setdefault(case.id, case)
-    for case in mode_cases(name):
+    for case in [*mode_cases(name), *must_reject_cases()]:
         cases.setdefault(case.id, case)
     return tuple(cases.values())

@@ -18,8 +18,8 @@ sizes per spatial axis joined by ``x``):
                                        padding tuples under ``use_consistent_padding=False``
 ``onnx_same_upper``, ``onnx_same_lower``, ``onnx_valid`` (optionally ``_op1``)
                                        ONNX ConvTranspose ``auto_pad`` with ``output_padding``
-``onnx_notset_o9``, ``onnx_same_upper_o9``, ``onnx_same_lower_o9`` (optionally ``_op1``)
-                                       ONNX ConvTranspose ``output_shape`` with that ``auto_pad``
+``onnx_notset_o9``, ``onnx_same_upper_o9``, ``onnx_same_lower_o9``, ``onnx_valid_o9`` (optionally
+``_op1``)                              ONNX ConvTranspose ``output_shape`` with that ``auto_pad``
 =====================================  ==================================================================
 
 Every meaning below is a per-axis rule ``(n, ke, s) -> (begin, end, output_padding)`` with
@@ -45,8 +45,11 @@ _PADDINGS = {
     "jax": ("same", "valid", "legacy"),
     "onnx": ("same_upper", "same_lower", "valid", "notset"),
 }
+# Padding words that an API does not document for its transposed convolution, though it may know them
+# elsewhere (Keras's Conv1D 'causal', lax's 'SAME_LOWER'): they appear only in must-reject cases.
+UNDOCUMENTED = {"keras": ("causal", "full"), "tf": ("full",), "jax": ("same_lower",), "onnx": ("full",)}
 _TOKEN = re.compile(
-    r"^(?P<framework>keras|tf|jax|onnx)_(?P<padding>same_upper|same_lower|same|valid|legacy|notset)"
+    r"^(?P<framework>keras|tf|jax|onnx)_(?P<padding>same_upper|same_lower|same|valid|legacy|notset|causal|full)"
     r"(?:_o(?P<output_size>\d+(?:x\d+)*))?"
     r"(?:_op(?P<output_padding>\d+(?:x\d+)*))?$"
 )
@@ -72,6 +75,10 @@ class Mode:
     output_padding: tuple[int, ...] | None = None
 
     @property
+    def documented(self) -> bool:
+        return self.framework == EXPLICIT or self.padding in _PADDINGS[self.framework]
+
+    @property
     def kind(self) -> str:
         """The token without its sizes: 'tf_same_o10' -> 'tf_same', 'keras_same_op1' -> 'keras_same'."""
         return EXPLICIT if self.framework == EXPLICIT else f"{self.framework}_{self.padding}"
@@ -89,14 +96,18 @@ class Mode:
 
 
 def parse(token: str, rank: int) -> Mode:
-    """The Mode for a token, checked against the framework's own argument rules; ValueError otherwise."""
+    """The Mode for a token, checked against the framework's own argument rules; ValueError otherwise.
+
+    An undocumented padding word (``UNDOCUMENTED``) parses, for must-reject cases; ``Mode.documented``
+    says which it is.
+    """
     if token == EXPLICIT:
         return Mode(EXPLICIT)
     match = _TOKEN.match(token)
     if match is None:
         raise ValueError(f"mode {token!r} is not a mode token (see conformance.modes)")
     framework, padding = match["framework"], match["padding"]
-    if padding not in _PADDINGS[framework]:
+    if padding not in _PADDINGS[framework] + UNDOCUMENTED[framework]:
         raise ValueError(f"mode {token!r}: {framework} has no padding {padding!r}; it has {_PADDINGS[framework]}")
     sizes = {
         name: tuple(int(v) for v in match[name].split("x")) if match[name] else None
@@ -107,7 +118,7 @@ def parse(token: str, rank: int) -> Mode:
             raise ValueError(f"mode {token!r}: {name} needs {rank} values, one per spatial axis")
     mode = Mode(framework, padding, sizes["output_size"], sizes["output_padding"])
     wants_size = framework == "tf" or padding == "notset"
-    takes_size = wants_size or padding in ("same_upper", "same_lower")
+    takes_size = wants_size or (framework == "onnx" and padding in ("same_upper", "same_lower", "valid"))
     if wants_size and mode.output_size is None:
         raise ValueError(f"mode {token!r}: {framework} {padding} needs an output size (_o...)")
     if not takes_size and mode.output_size is not None:
@@ -169,13 +180,16 @@ def _onnx(mode: Mode, n: int, ke: int, s: int, op: int, length: int | None) -> t
     # auto_pad SAME_*: output_shape[i] = input_shape[i] * strides[i]; with output_shape given it wins.
     # total_padding = stride * (n - 1) + output_padding + ke - output_shape; SAME_UPPER:
     # begin = total / 2, end = total - begin; otherwise (SAME_LOWER, NOTSET) begin = total - total / 2.
-    # VALID: no pads, length (n - 1) * s + ke + output_padding.
+    # VALID: no pads, length (n - 1) * s + ke + output_padding. The spec does not define VALID with an
+    # output_shape; by the letter of its text it takes the "otherwise" split, as NOTSET does.
     # Reading: a negative total (an output longer than full + output_padding) means zeros appended.
     full = (n - 1) * s + ke
-    if mode.padding == "valid":
+    if mode.padding == "valid" and length is None:
         return _crop(full, full + op)
     if length is None:
         length = n * s
+    elif not 1 <= length <= full + op:  # pads are >= 0: an output_shape past full + op is none they give
+        raise ValueError(f"onnx output_shape {length} is outside 1..{full + op} (pads >= 0) with n={n}, ke={ke}, s={s}")
     total = full + op - length
     if total < 0:
         return _crop(full, length)
@@ -203,10 +217,16 @@ def meaning(mode: Mode, input_size, kernel, stride, dilation):
     """
     if mode.token in FREE_PADS:
         raise ValueError(f"mode {mode.token!r} takes the case's explicit pads; it has no meaning of its own")
+    if not mode.documented:
+        raise ValueError(f"mode {mode.token!r}: {mode.framework} documents no padding {mode.padding!r} here")
     triples = []
     for axis, (n, k, s, d) in enumerate(zip(input_size, kernel, stride, dilation)):
         ke = d * (k - 1) + 1
         op = None if mode.output_padding is None else mode.output_padding[axis]
+        # Keras documents output_padding < stride; ONNX's bound is read as PyTorch's (see reference.geometry).
+        bound = s if mode.framework == "keras" else max(s, d)
+        if op is not None and op >= bound:
+            raise ValueError(f"mode {mode.token!r}: output_padding {op} is not below {bound} on axis {axis}")
         length = None if mode.output_size is None else mode.output_size[axis]
         if mode.framework == "keras":
             triples.append(_keras(mode, n, ke, s, op))

@@ -21,10 +21,13 @@ OUTCOMES = (
     "shape_mismatch",
     "value_mismatch",
     "nonfinite",
+    "dtype_mismatch",
+    "accepted_invalid",
     "rejected",
     "unsupported",
     "crash",
     "timeout",
+    "suite_error",
     "xfail",
     "xpass",
 )

@@ -12,9 +12,23 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
+from adapters.capabilities import Capabilities
 from conformance.case import Case, make_inputs
-from conformance.compare import accumulation_length, compare, expected_and_tolerance, observed_crop
-from conformance.divergences import is_explained, load_register, settle, widening
+from conformance.compare import (
+    accumulation_length,
+    compare,
+    expected_and_tolerance,
+    judge_must_reject,
+    observed_crop,
+)
+from conformance.divergences import (
+    capability_entries,
+    is_explained,
+    load_register,
+    promotions,
+    settle,
+    widening,
+)
 from conformance.records import ResultFile, cpu_model, envelope
 from conformance.worker import Worker
 
@@ -81,7 +95,15 @@ class AdapterRun:
         self.worker = worker or Worker(spec, timeout=timeout)
         self.info = self.worker.describe()
         self.name = self.info["name"]
-        self.register = load_register(self.name, register_dir, framework=self.info["framework"])
+        self.capabilities = Capabilities.from_data(self.info["capabilities"])
+        self.register = load_register(
+            self.name,
+            register_dir,
+            framework=self.info["framework"],
+            device=self.info["device"],
+            versions=None if self.info["unavailable"] else self.info.get("versions", {}),
+        )
+        self.register.entries += capability_entries(self.name, self.capabilities, self.info["modes"])
         self.matched: set[str] = set()
         self.outcomes: Counter = Counter()
         self.results_dir = Path(results_dir)
@@ -93,7 +115,10 @@ class AdapterRun:
             self.worker.stop()
 
     def speaks(self, case) -> bool:
-        """Whether the adapter is given this case: explicit ones, and those of the modes it speaks."""
+        """Whether the adapter is given this case: explicit ones and those of the modes it speaks; of the
+        must-reject cases, those breaking a rule its framework documents."""
+        if case.violates and case.violates not in self.capabilities.rejects:
+            return False
         return case.mode_spec.framework in self.info["modes"]
 
     def start_ahead(self, cases) -> None:
@@ -128,18 +153,30 @@ class AdapterRun:
         entries = self.register.matching(case)
         self.matched.update(entry.id for entry in entries)
         widen = widening(entries)
-        metrics = {}
-        if attempt.status == "ok":
-            expected, tolerance = _expected(case.id, widen)
-            comparison = compare(case, expected, tolerance, attempt.output)
+        if case.violates:
+            comparison = judge_must_reject(case, *make_inputs(case), attempt)
             raw_outcome, metrics = comparison.outcome, comparison.metrics
-            if raw_outcome in ("shape_mismatch", "value_mismatch"):
+        elif attempt.status == "ok":
+            values = self.capabilities.values and attempt.output is not None
+            expected, tolerance = _expected(case.id, widen) if values else (None, None)
+            comparison = compare(
+                case,
+                expected,
+                tolerance,
+                attempt.output if values else None,
+                output_shape=attempt.output_shape,
+                output_dtype=attempt.output_dtype,
+                promoted_to=promotions(entries),
+            )
+            raw_outcome, metrics = comparison.outcome, comparison.metrics
+            if raw_outcome in ("shape_mismatch", "value_mismatch") and attempt.output is not None:
                 metrics["observed_window"] = observed_crop(case, *make_inputs(case), attempt.output)
-            metrics["output_dtype"] = attempt.output_dtype
         else:
             raw_outcome = attempt.status
-            metrics["message"] = attempt.message
-        outcome, entry = settle(raw_outcome, entries)
+            metrics = {"message": attempt.message}
+            if attempt.stage:
+                metrics["stage"] = attempt.stage
+        outcome, entry = settle(raw_outcome, entries, attempt.message)
         record = {
             "case_id": case.id,
             "case": case.fields(),

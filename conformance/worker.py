@@ -20,10 +20,12 @@ _CONTEXT = multiprocessing.get_context("spawn")
 
 @dataclass
 class Attempt:
-    status: str  # ok, unsupported, rejected, crash, timeout
-    output: np.ndarray | None = None
+    status: str  # ok, unsupported, rejected, crash, timeout, suite_error
+    output: np.ndarray | None = None  # widened exactly to float64; None for a shape-only or non-real output
     output_dtype: str | None = None
+    output_shape: tuple | None = None
     message: str = ""
+    stage: str | None = None  # where a refusal came: construction, call, or unknown (see adapters.stage)
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
     repro: str | None = None
@@ -38,6 +40,7 @@ def describe(adapter) -> dict:
         "framework": adapters.framework(adapter),
         "device": adapters.device(adapter),
         "modes": list(adapters.modes(adapter)),
+        "capabilities": adapters.capabilities(adapter).to_data(),
         "unavailable": adapters.availability(adapter),
     }
     if info["unavailable"] is None:
@@ -46,10 +49,71 @@ def describe(adapter) -> dict:
     return info
 
 
+def read_output(result, attempt: Attempt) -> None:
+    """The adapter's answer as shape, dtype and float64 values. Only real floating outputs are widened:
+    a complex, integer, object or string output keeps its dtype and gives no values (never a silent cast)."""
+    from adapters import ShapeOnly
+
+    if isinstance(result, ShapeOnly):
+        attempt.output_shape, attempt.output_dtype = result.shape, result.dtype
+        return
+    array = np.asarray(result)
+    attempt.output_shape, attempt.output_dtype = tuple(array.shape), array.dtype.name
+    if array.dtype.kind == "f" or array.dtype.name == "bfloat16":
+        attempt.output = array.astype(np.float64)
+
+
+def _attempt(adapter, case_id: str) -> Attempt:
+    import adapters
+    from conformance.case import Case, make_inputs
+
+    case = Case.from_id(case_id)
+    x, w, bias = make_inputs(case)
+    attempt = Attempt("ok")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        try:
+            result = adapter.run(case, x, w, bias)
+        except adapters.Unsupported as unsupported:
+            attempt.status, attempt.message = "unsupported", unsupported.reason
+        except Exception as error:  # the framework's refusal is a result, not a crash
+            attempt.status, attempt.stage = "rejected", getattr(error, "conformance_stage", "unknown")
+            attempt.message = f"{type(error).__name__}: {error}".strip()
+            if not str(error):
+                attempt.message += "\n" + traceback.format_exc(limit=3)
+        attempt.seconds = time.perf_counter() - start
+        if attempt.status == "ok":
+            try:
+                read_output(result, attempt)
+            except Exception as error:  # the suite's own handling failed: never the framework's refusal
+                attempt.status = "suite_error"
+                attempt.message = f"the suite could not read the adapter's output: {type(error).__name__}: {error}"
+    attempt.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    try:
+        attempt.repro = adapters.repro(adapter, case)
+    except Exception as error:
+        attempt.repro = f"# the adapter's repro failed: {type(error).__name__}: {error}"
+    return attempt
+
+
+def _send(connection, attempt: Attempt) -> None:
+    """Send the attempt; a part that cannot be pickled is dropped with a warning, never the whole reply."""
+    try:
+        connection.send(attempt)
+        return
+    except Exception as error:  # pickling: an adapter's repro or output object of its own
+        problem = f"SuiteWarning: the reply could not be sent whole ({type(error).__name__}: {error})"
+    attempt.repro = None
+    attempt.warnings = [*map(str, attempt.warnings), problem]
+    try:
+        connection.send(attempt)
+    except Exception:
+        connection.send(Attempt("suite_error", message=problem, seconds=attempt.seconds))
+
+
 def _serve(spec: str, connection) -> None:
     import adapters
-    from adapters import Unsupported
-    from conformance.case import Case, make_inputs
 
     try:
         adapter = adapters.load(spec)
@@ -61,28 +125,7 @@ def _serve(spec: str, connection) -> None:
         case_id = connection.recv()
         if case_id is None:
             return
-        case = Case.from_id(case_id)
-        x, w, bias = make_inputs(case)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            start = time.perf_counter()
-            try:
-                output = np.asarray(adapter.run(case, x, w, bias))
-                reply = ("ok", output.astype(np.float64), output.dtype.name, "")
-            except Unsupported as unsupported:
-                reply = ("unsupported", None, None, unsupported.reason)
-            except Exception as error:  # the framework's refusal is a result, not a crash
-                message = f"{type(error).__name__}: {error}".strip()
-                if not str(error):
-                    message += "\n" + traceback.format_exc(limit=3)
-                reply = ("rejected", None, None, message)
-            seconds = time.perf_counter() - start
-        notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-        try:
-            repro = adapters.repro(adapter, case)
-        except Exception as error:
-            repro = f"# the adapter's repro failed: {type(error).__name__}: {error}"
-        connection.send((*reply, notes, seconds, repro))
+        _send(connection, _attempt(adapter, case_id))
 
 
 class Worker:
@@ -138,7 +181,7 @@ class Worker:
                     message=f"no answer within {self.timeout:g} s (per-case limit)",
                     seconds=time.perf_counter() - start,
                 )
-            status, output, dtype, message, notes, seconds, repro = self._connection.recv()
+            attempt = self._connection.recv()
         except (EOFError, ConnectionError):
             if self._process is not None:
                 self._process.join(5)  # the pipe can close before the exit status is known
@@ -147,7 +190,7 @@ class Worker:
             return Attempt(
                 "crash", message=f"the adapter's process died (exit code {code})", seconds=time.perf_counter() - start
             )
-        return Attempt(status, output, dtype, message, notes, seconds, repro)
+        return attempt
 
     def stop(self) -> None:
         if self._process is not None:

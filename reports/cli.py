@@ -48,7 +48,11 @@ def _gate(args) -> int:
 
     results = load(args.results)
     if args.update_baseline:
-        baseline = gate.write_baseline(results, Path(args.baseline))
+        try:
+            baseline = gate.write_baseline(results, Path(args.baseline))
+        except ValueError as error:
+            print(f"no baseline written: {error}", file=sys.stderr)
+            return 1
         cases = sum(len(adapter["cases"]) for adapter in baseline["adapters"].values())
         print(f"baseline of {len(baseline['adapters'])} adapters and {cases} cases -> {args.baseline}")
         return 0

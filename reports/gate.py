@@ -9,8 +9,11 @@ ran), holding each case's outcome and the divergence behind it. The gate fails o
 - a new non-pass outcome (a new case, or a changed outcome) that no divergence explains;
 - a case of the baseline missing from the run;
 - a registered divergence that no longer reproduces (the baseline's xfail now passes);
+- a suite error (the suite's own handling of an output failed): listed on its own, never as the
+  framework's regression, since the framework's real outcome is unknown.
 
-and lists fixes (a non-pass that now passes) as good news without failing.
+and lists fixes (a non-pass that now passes) as good news without failing. A baseline is never
+written from results holding suite errors.
 """
 
 from __future__ import annotations
@@ -55,8 +58,30 @@ class Verdict:
         return "\n".join(lines)
 
 
+def describe(record: dict) -> str:
+    """The outcome, with what the new outcomes need said on one line."""
+    outcome, metrics = record["outcome"], record.get("metrics") or {}
+    raw = record.get("raw_outcome", outcome)
+    if raw == "dtype_mismatch":
+        return f"{outcome} (output dtype {metrics.get('output_dtype')}, the case's is {metrics.get('expected_dtype')})"
+    if raw == "accepted_invalid":
+        violates = (record.get("case") or {}).get("violates") or "an invalid configuration"
+        return f"{outcome} (returned an output for a case that must be rejected: {violates})"
+    if raw == "suite_error":
+        return f"{outcome} (the suite's own failure: {metrics.get('message')})"
+    return outcome
+
+
 def baseline_from(results: ResultSet) -> dict:
     """A baseline recording every run's versions and each case's outcome and divergence."""
+    errors = [
+        f"{run.adapter}: {record['case_id']}" for run, record in results.records if record["outcome"] == "suite_error"
+    ]
+    if errors:
+        raise ValueError(
+            f"{len(errors)} suite errors (first: {errors[0]}): the framework's outcome is unknown there; "
+            "fix the suite and run again before writing a baseline"
+        )
     adapters = {}
     for run in results.runs:
         if run.adapter in adapters:
@@ -115,11 +140,12 @@ def gate(baseline: dict, results: ResultSet) -> Verdict:
             continue
         _compare_cases(adapter, expected["cases"], run.records, verdict)
     for adapter, run in runs.items():
-        if adapter not in baseline["adapters"]:
-            for record in run.records:
-                if not record.get("explained", record["outcome"] in PASSING):
-                    line = f"{adapter}: {record['case_id']}: {record['outcome']} (adapter new to the baseline)"
-                    verdict.fail("new unexplained outcome", line)
+        for record in run.records:
+            if record["outcome"] == "suite_error":
+                verdict.fail("suite error, not the framework's", f"{adapter}: {record['case_id']}: {describe(record)}")
+            elif adapter not in baseline["adapters"] and not record.get("explained", record["outcome"] in PASSING):
+                line = f"{adapter}: {record['case_id']}: {describe(record)} (adapter new to the baseline)"
+                verdict.fail("new unexplained outcome", line)
     return verdict
 
 
@@ -132,9 +158,11 @@ def _compare_cases(adapter: str, expected: dict, records: list[dict], verdict: V
         before = expected.get(case_id)
         where = f"{adapter}: {case_id}"
         explained = record.get("explained", outcome in PASSING)
+        if outcome == "suite_error":
+            continue  # listed on its own by ``gate``
         if before is None:
             if not explained:
-                verdict.fail("new unexplained outcome", f"{where}: {outcome} (new case)")
+                verdict.fail("new unexplained outcome", f"{where}: {describe(record)} (new case)")
             continue
         was = before["outcome"]
         if was == outcome:
@@ -145,10 +173,10 @@ def _compare_cases(adapter: str, expected: dict, records: list[dict], verdict: V
                 f"{where}: {before['divergence']} was xfail, now {outcome}; update the register entry",
             )
         elif was in PASSING:
-            verdict.fail("regression", f"{where}: passed, now {outcome}")
+            verdict.fail("regression", f"{where}: passed, now {describe(record)}")
         elif outcome in PASSING:
             verdict.fixes.append(f"{where}: {was} -> {outcome}")
         elif not explained:
-            verdict.fail("new unexplained outcome", f"{where}: {was} -> {outcome}")
+            verdict.fail("new unexplained outcome", f"{where}: {was} -> {describe(record)}")
     for case_id in sorted(set(expected) - seen):
         verdict.fail("missing case", f"{adapter}: {case_id} (was {expected[case_id]['outcome']})")

@@ -46,7 +46,9 @@ def _set_from_results(path: Path) -> dict:
     for _, record in results.records:
         if record.get("divergence"):
             entry = record["divergence"]
-            divergences.setdefault(entry["id"], {k: entry.get(k) for k in ("kind", "reason", "links", "strict")})
+            divergences.setdefault(
+                entry["id"], {k: entry.get(k) for k in ("kind", "reason", "links", "strict", "scope")}
+            )
     dates = sorted(run["date"] for run in runs if run["date"])
     return {
         "name": path.name,
@@ -89,7 +91,8 @@ def _counts(run: dict) -> list[int]:
 
 
 def _pass_rate(run: dict) -> float:
-    ran = [o for o in run["outcomes"].values() if o != "unsupported"]
+    """Passed / cases run, leaving out what the API cannot express and the suite's own errors."""
+    ran = [o for o in run["outcomes"].values() if o not in ("unsupported", "suite_error")]
     return sum(o in PASSING for o in ran) / len(ran) if ran else 0.0
 
 
@@ -154,7 +157,8 @@ def build(data: dict, out_dir: Path) -> Path:
     (out_dir / "divergences.html").write_text(
         templates.get_template("site_divergences.html.j2").render(
             divergences=[
-                {"id": key, **value, "used": sorted(used[key].items())} for key, value in sorted(divergences.items())
+                {"id": key, "scope": None, **value, "used": sorted(used[key].items())}  # older data has no scope
+                for key, value in sorted(divergences.items())
             ],
             **common,
         ),

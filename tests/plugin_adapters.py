@@ -70,3 +70,73 @@ class Hangs:
 
 
 instance = Correct()  # an adapter may also be given as a ready instance
+
+
+class ClampsNegativePadding:
+    """Accepts a negative padding silently, reading it as 0 (the reference stands in for its kernel)."""
+
+    name = "vendor-clamps"
+
+    def run(self, case, x, w, bias):
+        if case.violates == "negative_pad":
+            clamped = [(max(b, 0), max(e, 0)) for b, e in case.padding]
+            return conv_transpose(x, w, bias, **{**case.conv_params(), "padding": clamped}).astype(x.dtype)
+        return _compute(case, x, w, bias)
+
+
+class ReturnsFloat64:
+    """Right values, returned in float64 whatever the case's dtype."""
+
+    name = "vendor-float64"
+
+    def run(self, case, x, w, bias):
+        return conv_transpose(x, w, bias, **case.conv_params())
+
+
+class ReturnsComplex:
+    """Right real part, with an imaginary part a cast to float would drop."""
+
+    name = "vendor-complex"
+
+    def run(self, case, x, w, bias):
+        return _compute(case, x, w, bias) + 1j
+
+
+class ShapeInference:
+    """Infers the output shape instead of computing it (as ONNX shape inference does)."""
+
+    name = "vendor-shapes"
+
+    def run(self, case, x, w, bias):
+        from adapters import ShapeOnly
+
+        return ShapeOnly(case.output_shape, case.dtype)
+
+
+class ShapeInferenceOffByOne(ShapeInference):
+    """Infers one position too few on the last axis when the stride is 2 or more."""
+
+    name = "vendor-shapes-off"
+
+    def run(self, case, x, w, bias):
+        from adapters import ShapeOnly
+
+        shape = list(case.output_shape)
+        shape[-1] -= max(case.stride) > 1
+        return ShapeOnly(shape, case.dtype)
+
+
+class UnreadableOutput:
+    """Returns an object the suite cannot turn into an array, with a repro that cannot be pickled."""
+
+    name = "vendor-unreadable"
+
+    def run(self, case, x, w, bias):
+        class Opaque:
+            def __array__(self, *args, **kwargs):
+                raise RuntimeError("no array here")
+
+        return Opaque()
+
+    def repro(self, case):
+        return lambda: "not a string"

@@ -1,7 +1,8 @@
 """Result files made up from real cases, for the report's, gate's and site's tests and benchmark.
 
 The records have every field a run writes; their outcomes are drawn deterministically (seeded), so
-that a test knows exactly what each file holds without running a framework.
+that a test knows exactly what each file holds without running a framework. A must-reject case is
+made up from a valid one plus the rule it breaks (``violates``), so its id stays parseable.
 """
 
 from __future__ import annotations
@@ -22,11 +23,21 @@ DIVERGENCE = {
 }
 
 
-def record(case: Case, adapter: str, outcome: str) -> dict:
+def record(case: Case, adapter: str, outcome: str, violates: str | None = None) -> dict:
+    """One record of ``outcome``; with ``violates``, of a must-reject case (a pass is then a refusal)."""
     metrics: dict = {"output_dtype": case.dtype}
     expected_shape = [case.batch, case.out_channels, *case.geometry.output_size]
     raw, explained, divergence = outcome, outcome == "pass", None
-    if outcome == "value_mismatch":
+    if violates and outcome == "pass":
+        metrics = {"message": f"{adapter} refuses <{violates}>", "stage": "construction"}
+    elif outcome == "accepted_invalid":
+        metrics.update(actual_shape=[*expected_shape[:-1], expected_shape[-1] + 2], reading="padding read as zero")
+    elif outcome == "dtype_mismatch":
+        metrics.update(output_dtype="float64" if case.dtype != "float64" else "float32", expected_dtype=case.dtype)
+        metrics.update(values="pass", expected_shape=expected_shape)
+    elif outcome == "suite_error":
+        metrics = {"message": "Traceback: the suite's <comparison> failed"}
+    elif outcome == "value_mismatch":
         bins = [min(n, 4) for n in case.geometry.output_size]
         error_map = [1.0] * bins[-1]
         for size in reversed(bins[:-1]):
@@ -57,7 +68,7 @@ def record(case: Case, adapter: str, outcome: str) -> dict:
         divergence, explained = DIVERGENCE, True
     return {
         "case_id": case.id,
-        "case": case.fields(),
+        "case": {**case.fields(), "violates": violates},
         "adapter": adapter,
         "device": "cpu",
         "outcome": outcome,
@@ -85,8 +96,12 @@ def write_run(
     seed: int = 0,
     finish: bool = True,
     mix: tuple = (("pass", 0.8), ("unsupported", 0.1), ("value_mismatch", 0.04), ("shape_mismatch", 0.03)),
+    violates: dict[str, str] | None = None,
+    overrides: dict[str, dict] | None = None,
 ) -> Path:
-    """One adapter's result file: outcomes drawn from ``mix`` unless given per case id in ``outcomes``."""
+    """One adapter's result file: outcomes drawn from ``mix`` unless given per case id in ``outcomes``;
+    ``violates`` makes cases must-reject (case id -> rule) and ``overrides`` replaces record fields
+    (case id -> fields, e.g. another divergence or raw outcome)."""
     rng = random.Random(f"{adapter}:{seed}")
     names, weights = zip(*mix)
     header = envelope(
@@ -102,7 +117,8 @@ def write_run(
     file = ResultFile(Path(directory), adapter, header)
     for case in cases:
         drawn = rng.choices(names, weights)[0]
-        file.append(record(case, adapter, (outcomes or {}).get(case.id, drawn)))
+        made = record(case, adapter, (outcomes or {}).get(case.id, drawn), (violates or {}).get(case.id))
+        file.append({**made, **(overrides or {}).get(case.id, {})})
     if finish:
         file.close()
     else:

@@ -130,11 +130,25 @@ def test_onnx_model_states_pads_as_begins_then_ends(onnx_adapters):
     assert model.opset_import[0].version == OPSET
 
 
-def test_onnxruntime_cpu_has_no_float64_kernel(onnx_adapters):
+def test_onnxruntime_cpu_has_no_float64_kernel_and_says_so_at_construction(onnx_adapters):
     runtime, _ = onnx_adapters
     case = Case(input_size=(3,), kernel=2)
-    with pytest.raises(Unsupported, match="no ConvTranspose kernel for float64"):
+    with pytest.raises(Exception, match="NOT_IMPLEMENTED") as refused:
         runtime.run(case, *make_inputs(case))
+    assert refused.value.conformance_stage == "construction"
+
+
+def test_onnx_shape_inference_gives_the_inferred_shape_and_refuses_at_construction():
+    pytest.importorskip("onnx", reason="onnx is not installed here (tox -e onnxruntime runs this)")
+    inference = load("onnx-shape-inference")
+    case = Case(input_size=(5, 4), kernel=3, stride=2, padding=((1, 0), (0, 2)), output_padding=(1, 0), in_channels=4,
+                out_channels=6, groups=2, bias=True, dtype="float16")  # fmt: skip
+    inferred = inference.run(case, *make_inputs(case))
+    assert inferred.shape == case.output_shape and inferred.dtype == "float16"
+    negative = Case(input_size=(5,), kernel=3, padding=-1, in_channels=2, out_channels=2, violates="negative_pad")
+    with pytest.raises(Exception, match="pads must not contain negative values") as refused:
+        inference.run(negative, *make_inputs(negative))
+    assert refused.value.conformance_stage == "construction"
 
 
 def test_onnx_repros_reproduce_the_adapters(onnx_adapters):
@@ -218,17 +232,29 @@ def test_keras_expresses_explicit_pads_only_through_same_or_valid(keras_adapter)
     ):
         if case.padding == ((0, 0),):
             continue
-        with pytest.raises(Unsupported, match="no setting means"):
+        with pytest.raises(Unsupported, match="none of its padding modes"):
             keras_adapter.run(case, *make_inputs(case))
     grouped = Case(input_size=(4,), kernel=3, in_channels=2, out_channels=2, groups=2)
-    with pytest.raises(Unsupported, match="no groups"):
+    with pytest.raises(Unsupported, match="no groups argument"):
         keras_adapter.run(grouped, *make_inputs(grouped))
 
 
-def test_keras_rejects_stride_with_dilation(keras_adapter):
-    case = Case(input_size=(5,), kernel=3, stride=2, dilation=2)
-    with pytest.raises(ValueError, match="dilation_rate"):
+def test_keras_refuses_an_output_padding_at_the_stride_at_construction(keras_adapter):
+    case = Case(input_size=(5,), kernel=3, stride=2, in_channels=2, out_channels=3, bias=True, dtype="float32",
+                mode="keras_same_op2", violates="output_padding_at_bound")  # fmt: skip
+    with pytest.raises(ValueError, match="output_padding") as refused:
         keras_adapter.run(case, *make_inputs(case))
+    assert refused.value.conformance_stage == "construction"
+
+
+def test_keras_rejects_stride_with_dilation_as_its_capability_table_says(keras_adapter):
+    case = Case(input_size=(5,), kernel=3, stride=2, dilation=2)
+    with pytest.raises(Unsupported, match="stride > 1 together with dilation > 1"):
+        keras_adapter.run(case, *make_inputs(case))
+    assert not keras_adapter.capabilities.strided_dilation
+    keras = keras_adapter._keras()
+    with pytest.raises(ValueError, match="dilation_rate"):  # the fact the table declares, from Keras itself
+        keras.layers.Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
 
 
 # --- tf.nn and JAX --------------------------------------------------------------------------------
@@ -241,17 +267,31 @@ def tf_adapter():
 
 
 def test_tf_explicit_pads_in_2d_and_output_shape_carries_output_padding(tf_adapter):
+    explicit = load("tf-nn-explicit-pads")
     case = Case(input_size=(4, 3), kernel=(3, 2), in_channels=2, out_channels=3, stride=2, padding=((1, 0), (0, 1)),
                 output_padding=(1, 0), bias=True, dtype="float32")  # fmt: skip
     x, w, bias = make_inputs(case)
     from reference import conv_transpose
 
-    out = tf_adapter.run(case, x, w, bias)
+    out = explicit.run(case, x, w, bias)
     np.testing.assert_allclose(out, conv_transpose(x, w, bias, **case.conv_params()), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(_run_repro(tf_adapter, case), out)
+    np.testing.assert_array_equal(_run_repro(explicit, case), out)
+    with pytest.raises(Unsupported, match="none of its padding modes"):  # the strings path: no string means it
+        tf_adapter.run(case, x, w, bias)
     one_d = Case(input_size=(5,), kernel=4, stride=2, padding=((2, 1),))
-    with pytest.raises(Unsupported, match="only 'SAME' or 'VALID'"):
+    with pytest.raises(Unsupported, match="no 1-D form"):
+        explicit.run(one_d, *make_inputs(one_d))
+    with pytest.raises(Unsupported, match="none of its padding modes"):
         tf_adapter.run(one_d, *make_inputs(one_d))
+
+
+def test_tf_strings_path_passes_same_where_it_means_the_pads(tf_adapter):
+    case = Case(input_size=(5, 4), kernel=3, stride=2, padding=((0, 1), (0, 1)), dtype="float32")
+    assert "padding='SAME'" in tf_adapter.repro(case)
+    x, w, bias = make_inputs(case)
+    from reference import conv_transpose
+
+    np.testing.assert_allclose(tf_adapter.run(case, x, w, bias), conv_transpose(x, w, **case.conv_params()), rtol=1e-5)
 
 
 def test_tf_refuses_an_output_shape_its_forward_conv_cannot_give(tf_adapter):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.grid import curated, mode_cases, profile
+from conformance.case import Case
+from conformance.grid import curated, mode_cases, must_reject_cases, profile
+from conformance.invalid import RULES
 
 
 def _explicit(name):
-    """The profile's sampled and curated cases, without the mode grid (which has explicit zero pads too)."""
+    """The profile's sampled and curated cases, without the mode grid (which has explicit zero pads too)
+    and without the must-reject cases."""
     grid = {case.id for case in mode_cases(name)}
-    return [case for case in profile(name) if case.id not in grid]
+    return [case for case in profile(name) if case.id not in grid and not case.violates]
 
 
 def test_profile_sizes():
@@ -46,7 +49,32 @@ def test_mode_grid_covers_every_framework_mode_and_the_edges():
     assert any(s > k for case in cases for s, k in zip(case.stride, case.kernel))
     assert any(s > d * (k - 1) + 1 and d > 1 for c in cases for s, k, d in zip(c.stride, c.kernel, c.dilation))
     assert any(op > 0 for case in cases for op in case.output_padding)
-    assert {case.rank for case in cases} == {1, 2}
+    assert {case.rank for case in cases} == {1, 2, 3}
+    # Beyond the geometry: batch, channels, groups (C_in/g > C_out/g = 1 among them), bias and dtype vary.
+    assert {case.batch for case in cases} >= {1, 2, 3}
+    assert {case.dtype for case in cases} == {"float64", "float32", "float16", "bfloat16"}
+    assert {case.bias for case in cases} == {True, False}
+    grouped = [case for case in cases if case.groups > 1]
+    assert grouped and {case.mode.split("_o")[0] for case in grouped} >= {"onnx_same_upper", "onnx_valid", "jax_legacy"}
+    assert any(c.in_channels // c.groups > c.out_channels // c.groups == 1 for c in grouped)
+    assert any(c.mode.startswith("onnx_valid_o") for c in cases)  # VALID with an output_shape
+
+
+def test_every_profile_holds_every_must_reject_rule_and_each_case_breaks_its_rule():
+    cases = must_reject_cases()
+    assert {case.violates for case in cases} == set(RULES)
+    for name in ("smoke", "default", "full"):
+        assert {c.id for c in cases} <= {c.id for c in profile(name)}
+    for case in cases:
+        assert case.id.endswith(f"-x{case.violates}") and Case.from_id(case.id) == case
+        assert RULES[case.violates].broken(case)
+
+
+def test_a_must_reject_case_must_break_the_rule_it_names():
+    with pytest.raises(ValueError, match="does not break the rule"):
+        Case(input_size=(5,), kernel=3, padding=1, violates="negative_pad")
+    with pytest.raises(ValueError, match="violates must be one of"):
+        Case(input_size=(5,), kernel=3, violates="looks_wrong")
 
 
 def test_default_profile_covers_every_axis():

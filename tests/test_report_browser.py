@@ -1,5 +1,6 @@
 """The HTML report in headless Chromium: the matrix renders, a filter narrows it, a mismatch's detail
-opens with its error map; a screenshot is saved (``CONFORMANCE_ARTIFACTS``, default ``artifacts/``)."""
+opens with its error map, the new outcomes' details say what happened; screenshots are saved
+(``CONFORMANCE_ARTIFACTS``, default ``artifacts/``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.grid import profile
+from conformance.grid import curated, profile
 from reports import browser, html
 from reports.results import load
 from tests.synthetic_results import write_run
@@ -63,6 +64,47 @@ def test_report_in_chromium(tmp_path):
         driver.execute_script("document.getElementById('matrix').scrollIntoView()")
         assert driver.save_screenshot(str(artifacts / "report-browser.png"))
     assert (artifacts / "report-browser.png").stat().st_size > 10_000
+
+
+def test_new_outcomes_details_in_chromium(tmp_path):
+    from selenium.webdriver.common.by import By
+
+    cases = curated()[:12]
+    planted = {cases[0].id: "dtype_mismatch", cases[1].id: "accepted_invalid", cases[2].id: "pass",
+               cases[3].id: "suite_error", cases[4].id: "xfail"}  # fmt: skip
+    violates = {cases[1].id: "negative_pad", cases[2].id: "negative_pad"}
+    write_run(tmp_path / "results", "alpha", cases, outcomes=planted, violates=violates, mix=(("pass", 1.0),))
+    index = html.build(load([tmp_path / "results"]), tmp_path / "report")
+    artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    def detail_of(case):
+        search = driver.find_element(By.ID, "search")
+        search.clear()
+        search.send_keys(case.id)
+        driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable").click()
+        return driver.find_element(By.ID, "detail").text
+
+    with browser.chromium() as driver:
+        browser.open_report(driver, index)
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#matrix-body td.cell.clickable")) == 5
+        text = detail_of(cases[0])
+        assert "output dtype float32, but the case's dtype is float64" in text
+        assert "The values are within tolerance of the reference." in text
+        text = detail_of(cases[1])
+        shape = ", ".join(map(str, (*cases[1].output_shape[:-1], cases[1].output_shape[-1] + 2)))
+        assert "(violates negative_pad)" in text and f"returned an output of shape ({shape})" in text
+        assert "reading the arguments as: padding read as zero" in text and "NOT explained" in text
+        text = detail_of(cases[2])
+        assert f"alpha on {cases[2].id}\npass\n" in text and "Refused at construction." in text
+        assert "alpha refuses <negative_pad>" in text
+        assert "not the framework's fault" in detail_of(cases[3])
+        assert "Divergence made-up-xfail" in detail_of(cases[4])
+        driver.find_element(By.CSS_SELECTOR, "#detail a[href='#register-made-up-xfail']").click()
+        register = driver.find_element(By.ID, "register-made-up-xfail")
+        assert register.is_displayed() and "made-up-xfail" in register.text
+        driver.execute_script("document.getElementById('register').scrollIntoView()")
+        assert driver.save_screenshot(str(artifacts / "report-register.png"))
 
 
 def test_a_built_report_in_chromium(request):

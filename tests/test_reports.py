@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conformance.case import Case
 from conformance.grid import curated, mode_cases, profile
+from conformance.records import OUTCOMES
 from reports import gate, html, site
 from reports.results import load
 from tests.synthetic_results import write_run
@@ -69,6 +71,127 @@ def test_report_states_shapes_counts_and_escapes_text(two_frameworks, tmp_path):
     assert "<made-up>" not in page  # every string from a record is escaped or JSON-encoded
     summary = page.split('id="summary"')[1].split("</section>")[0]
     assert re.search(r"<b>alpha</b>.*?<td class=\"count\">" + str(len(CASES) - 3), summary, re.S)
+
+
+def _data(page: str) -> dict:
+    return json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)[1])
+
+
+def _section(page: str, name: str) -> str:
+    return page.split(f'<section id="{name}">')[1].split("</section>")[0]
+
+
+def _rows(html_text: str) -> list[list[str]]:
+    """The table rows' cell texts, tags stripped and spaces collapsed."""
+    cells = r"<t[dh][^>]*>(.*?)</t[dh]>"
+    return [
+        [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(cells, row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html_text, re.S)
+    ]
+
+
+def test_new_outcomes_have_colors_cells_and_details(tmp_path):
+    planted = {
+        CASES[0].id: "dtype_mismatch",
+        CASES[1].id: "accepted_invalid",
+        CASES[2].id: "pass",  # a must-reject case refused: the pass
+        CASES[3].id: "suite_error",
+        CASES[4].id: "xpass",
+    }
+    violates = {CASES[1].id: "negative_pad", CASES[2].id: "output_padding_reaches_stride"}
+    write_run(tmp_path / "r", "alpha", CASES, outcomes=planted, violates=violates, mix=(("pass", 1.0),))
+    page = html.build(load([tmp_path / "r"]), tmp_path / "out").read_text(encoding="utf-8")
+    css = (html.TEMPLATES / "report.css").read_text(encoding="utf-8")
+    for outcome in OUTCOMES:  # every outcome has a color, a legend entry and a summary column
+        assert f".o-{outcome} {{ background:" in css
+        assert f'<span class="dot o-{outcome}"></span>{outcome}</span>' in page
+    data = _data(page)
+    assert len(data["outcomes"]) > 10 and all(len(cells) == 1 for cells in data["cells"])  # one character a cell
+    rows = {case["id"]: row for row, case in enumerate(data["cases"])}
+    for case_id, outcome in planted.items():
+        assert data["outcomes"][int(data["cells"][rows[case_id]], 36)] == outcome
+    dtype = data["details"][f"{rows[CASES[0].id]}:0"]["metrics"]
+    assert (dtype["output_dtype"], dtype["expected_dtype"], dtype["values"]) == ("float32", "float64", "pass")
+    accepted = data["details"][f"{rows[CASES[1].id]}:0"]
+    assert accepted["raw"] == "accepted_invalid" and accepted["metrics"]["reading"] == "padding read as zero"
+    assert accepted["metrics"]["actual_shape"][-1] == CASES[1].output_shape[-1] + 2
+    assert data["cases"][rows[CASES[1].id]]["violates"] == "negative_pad"
+    assert data["cases"][rows[CASES[1].id]]["family"].endswith(", must reject")
+    refused = data["details"][f"{rows[CASES[2].id]}:0"]  # a pass with a detail: message and stage
+    assert refused["outcome"] == "pass" and refused["metrics"] == {"stage": "construction"}
+    assert data["strings"][refused["message"]] == "alpha refuses <output_padding_reaches_stride>"
+    assert f"{rows[CASES[5].id]}:0" not in data["details"]  # a plain pass has none
+    assert "violates" not in data["cases"][rows[CASES[5].id]]
+    suite = data["details"][f"{rows[CASES[3].id]}:0"]
+    assert data["strings"][suite["message"]].startswith("Traceback")
+    summary = _rows(_section(page, "summary"))
+    counts = dict(zip([cell for cell in summary[0][7:]], summary[1][7:]))
+    assert {name: counts[name] for name in planted.values()} == {
+        "dtype_mismatch": "1", "accepted_invalid": "1", "pass": str(len(CASES) - 4), "suite_error": "1", "xpass": "1"
+    }  # fmt: skip
+
+
+def test_a_must_reject_case_with_negative_padding_needs_no_parsing(tmp_path):
+    """A must-reject id (negative padding) that Case.from_id may not parse, and a case with no geometry:
+    the report reads the record's case fields and leaves the case out of the mode equivalence."""
+    valid = Case(input_size=(5,), kernel=(3,), in_channels=2, out_channels=2, dtype="float32")
+    invalid_id = "1d-n1-ci2-co2-i5-g1-k3-s1-p-1.-1-op0-d1-nb-f32-xnegative_pad"
+    fields = {**valid.fields(), "padding": [[-1, -1]], "violates": "negative_pad"}
+    write_run(tmp_path / "r", "alpha", [valid, *CASES], outcomes={valid.id: "accepted_invalid"},
+              overrides={valid.id: {"case_id": invalid_id, "case": fields}}, mix=(("pass", 1.0),))  # fmt: skip
+    results = load([tmp_path / "r"])
+    page = html.build(results, tmp_path / "out").read_text(encoding="utf-8")
+    (case,) = [case for case in _data(page)["cases"] if case["id"] == invalid_id]
+    assert case["family"] == "1-D explicit, must reject" and case["padding"] == ["negative"]
+    padding = {row["value"]: row["cells"] for row in html.coverage(results)[3]["rows"]}
+    assert padding["negative"] == [[1, 0]]
+
+
+def test_register_section_counts_what_each_entry_explained_per_adapter(tmp_path):
+    """Planted under two adapters and five raw outcomes: the section's counts, shares and order."""
+    wide = {"id": "wide-entry", "kind": "xfail", "reason": "explains <too much>", "strict": False,
+            "links": ["https://example.org/issue/2"], "upstream": ""}  # fmt: skip
+    narrow = {"id": "narrow-entry", "kind": "unsupported", "reason": "cannot express it", "strict": True,
+              "links": [], "upstream": "no upstream report found", "scope": "framework"}  # fmt: skip
+
+    def plant(adapter, planted):
+        outcomes = {CASES[i].id: outcome for i, (outcome, _, _) in enumerate(planted)}
+        overrides = {
+            CASES[i].id: {"raw_outcome": raw, "divergence": entry} for i, (_, raw, entry) in enumerate(planted)
+        }
+        write_run(tmp_path / adapter, adapter, CASES, outcomes=outcomes, overrides=overrides, mix=(("pass", 1.0),))
+
+    plant("alpha", [("xfail", "value_mismatch", wide)] * 4 + [("xfail", "shape_mismatch", wide)] * 3
+          + [("xfail", "accepted_invalid", wide)] + [("pass", "pass", wide)] * 2)  # fmt: skip
+    plant("beta", [("xfail", "value_mismatch", wide)] * 2 + [("unsupported", "unsupported", narrow)] * 2
+          + [("rejected", "rejected", narrow), ("xpass", "pass", narrow)])  # fmt: skip
+    results = load([tmp_path])
+    register = html.register(results)
+    assert register["raw"] == ["shape_mismatch", "value_mismatch", "accepted_invalid", "rejected", "unsupported"]
+    counts = [
+        (entry["id"], a["label"], a["explained"], round(a["share"], 3), a["raw"], a["passed"], a["xpass"], a["broad"])
+        for entry in register["entries"]
+        for a in entry["adapters"]
+    ]
+    assert counts == [
+        ("wide-entry", "alpha", 8, 0.667, [3, 4, 1, 0, 0], 2, 0, True),
+        ("wide-entry", "beta", 2, 0.167, [0, 2, 0, 0, 0], 0, 0, False),
+        ("narrow-entry", "beta", 3, 0.25, [0, 0, 0, 1, 2], 0, 1, False),
+    ]
+
+    page = html.build(results, tmp_path / "out").read_text(encoding="utf-8")
+    assert page.index('<section id="summary">') < page.index('<section id="register">') < page.index('id="matrix"')
+    assert '<a href="#register">Register</a>' in page
+    section = _section(page, "register")
+    rows = _rows(section)
+    assert rows[0][:12] == ["divergence", "kind", "adapter", "explained", "share of the adapter's cases",
+                            *register["raw"], "matched, passed", "xpass"]  # fmt: skip
+    assert rows[1] == ["wide-entry", "xfail (non-strict)", "alpha", "8", "66.7% of 12", "3", "4", "1", "0", "0", "2",
+                       "0", "explains &lt;too much&gt;", "https://example.org/issue/2"]  # fmt: skip
+    assert rows[2] == ["beta", "2", "16.7% of 12", "0", "2", "0", "0", "0", "0", "0"]
+    assert rows[3] == ["narrow-entry", "unsupported scope: framework", "beta", "3", "25.0% of 12", "0", "0", "0", "1",
+                       "2", "0", "1", "cannot express it", "no upstream report found"]  # fmt: skip
+    assert section.count('<tr class="broad">') == 1 and '<a href="https://example.org/issue/2">' in section
 
 
 def test_coverage_counts_runs_and_passes_per_value(two_frameworks):
@@ -159,6 +282,29 @@ def test_gate_refuses_other_framework_versions_and_update_writes_a_new_baseline(
     assert _cli("gate", "--baseline", tmp_path / "new.json", tmp_path / "run").returncode == 0
 
 
+def test_gate_lists_suite_errors_apart_and_says_what_the_new_outcomes_mean(tmp_path):
+    write_run(tmp_path, "alpha", CASES, outcomes={CASES[0].id: "dtype_mismatch"}, mix=(("pass", 1.0),))
+    baseline = gate.baseline_from(load([tmp_path]))
+    planted = {CASES[0].id: "suite_error", CASES[1].id: "accepted_invalid", CASES[2].id: "dtype_mismatch"}
+    write_run(tmp_path, "alpha", CASES, outcomes=planted, violates={CASES[1].id: "negative_pad"}, mix=(("pass", 1),))
+    verdict = gate.gate(baseline, load([tmp_path]))
+    assert verdict.failures == {
+        "regression": [
+            f"alpha: {CASES[1].id}: passed, now accepted_invalid "
+            "(returned an output for a case that must be rejected: negative_pad)",
+            f"alpha: {CASES[2].id}: passed, now dtype_mismatch (output dtype float32, the case's is float64)",
+        ],
+        "suite error, not the framework's": [
+            f"alpha: {CASES[0].id}: suite_error (the suite's own failure: Traceback: the suite's <comparison> failed)"
+        ],
+    }
+    with pytest.raises(ValueError, match="1 suite errors"):
+        gate.baseline_from(load([tmp_path]))
+    completed = _cli("gate", "--baseline", tmp_path / "new.json", "--update-baseline", tmp_path)
+    assert completed.returncode == 1 and "no baseline written" in completed.stderr
+    assert not (tmp_path / "new.json").exists()
+
+
 def test_committed_baseline_matches_the_smoke_profile_and_the_register():
     """The baseline CI gates against: every case it names is in the smoke profile, every divergence it
     names is in the register (the gate itself runs on CI after the framework envs)."""
@@ -193,6 +339,7 @@ def test_site_shows_two_versions_side_by_side_with_history(tmp_path):
     changes = adapter_page.split("Cases whose outcome differs between versions (2)")[1].split("History")[0]
     assert CASES[4].id in changes and CASES[2].id in changes  # 0.9's mismatch, and 1.0's newest set
     assert adapter_page.split("History")[1].count("<tr><td>") == 3  # each set's run of alpha
+    assert site._pass_rate({"outcomes": {"a": "pass", "b": "suite_error", "c": "unsupported", "d": "xfail"}}) == 0.5
     divergences = (tmp_path / "site" / "divergences.html").read_text(encoding="utf-8")
     assert "made-up-divergence" in divergences and "https://example.org/issue/1" in divergences
     assert "&lt;made-up&gt;" in divergences

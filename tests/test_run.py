@@ -103,7 +103,8 @@ def _register_one_xfail(tmp_path, entry_id: str, selector: str) -> Path:
     register = tmp_path / "register"
     register.mkdir()
     (register / "vendor-correct.toml").write_text(
-        f'[[divergence]]\nid = "{entry_id}"\nkind = "xfail"\nreason = "planted by a test"\nlinks = []\n'
+        f'[[divergence]]\nid = "{entry_id}"\nkind = "xfail"\noutcomes = ["value_mismatch"]\n'
+        f'reason = "planted by a test"\nlinks = []\n'
         f'upstream = "no upstream report found"\n[divergence.select]\n{selector}\n'
     )
     return register
@@ -119,9 +120,72 @@ def test_an_unmatched_register_entry_fails_a_complete_run(tmp_path):
 def test_an_xfail_that_passes_fails_the_run(tmp_path):
     register = _register_one_xfail(tmp_path, "stale", "rank = 1")
     completed, files = _run(
-        tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--register", str(register), "-k", "1d"
+        tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--register", str(register), "-k", "1d and not -x"
     )
     assert completed.returncode == 1
     ((_, records),) = files.values()
     assert {r["outcome"] for r in records} == {"xpass"}
     assert records[0]["divergence"]["id"] == "stale"
+
+
+def _outcomes(files) -> dict:
+    ((_, records),) = files.values()
+    return {record["case_id"]: record for record in records}
+
+
+def test_must_reject_cases_pass_when_refused_and_are_flagged_when_accepted(tmp_path):
+    exact, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:Correct", "-k", "xnegative_pad or xzero_size")
+    assert exact.returncode == 0, exact.stdout[-2000:]
+    records = _outcomes(files)
+    assert len(records) == 5 and {r["outcome"] for r in records.values()} == {"pass"}
+    assert all("ValueError" in r["metrics"]["message"] and r["metrics"]["stage"] == "unknown" for r in records.values())
+    (tmp_path / "results").rename(tmp_path / "exact")
+    clamps, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:ClampsNegativePadding", "-k", "xnegative_pad")
+    assert clamps.returncode == 1
+    records = _outcomes(files)
+    assert {r["outcome"] for r in records.values()} == {"accepted_invalid"}
+    symmetric = records["1d-n1-ci2-co2-i5-g1-k3-s2-p-1.-1-op0-d1-nb-f32-xnegative_pad"]["metrics"]
+    assert symmetric["actual_shape"] == [1, 2, 11] and symmetric["literal_shape"] == [1, 2, 13]
+    assert symmetric["reading"] == "pads clamped to 0" and symmetric["violates"] == "negative_pad"
+
+
+@pytest.mark.parametrize(
+    ("adapter", "outcome", "output_dtype", "values"),
+    [("ReturnsFloat64", "dtype_mismatch", "float64", "pass"), ("ReturnsComplex", "dtype_mismatch", "complex64", None)],
+)
+def test_an_output_of_another_dtype_is_a_dtype_mismatch_never_cast(tmp_path, adapter, outcome, output_dtype, values):
+    completed, files = _run(tmp_path, "--adapter", f"tests.plugin_adapters:{adapter}", "-k", "f32 and 2d and not -x")
+    assert completed.returncode == 1
+    records = list(_outcomes(files).values())
+    assert records and {r["outcome"] for r in records} == {outcome}
+    metrics = records[0]["metrics"]
+    assert metrics["output_dtype"] == output_dtype and metrics["expected_dtype"] == "float32"
+    assert metrics.get("values", None) == (values or "not compared")
+
+
+def test_float64_cases_of_a_float64_adapter_still_pass(tmp_path):
+    completed, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:ReturnsFloat64", "-k", "f64 and not -x")
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert {r["outcome"] for r in _outcomes(files).values()} == {"pass"}
+
+
+def test_shape_only_adapters_are_judged_on_shape_and_dtype(tmp_path):
+    exact, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:ShapeInference", "-k", "not -x")
+    assert exact.returncode == 0, exact.stdout[-2000:]
+    assert {r["metrics"].get("values") for r in _outcomes(files).values()} == {"not compared"}
+    (tmp_path / "results").rename(tmp_path / "exact")
+    off, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:ShapeInferenceOffByOne", "-k", "not -x")
+    assert off.returncode == 1
+    records = list(_outcomes(files).values())
+    strided = [r for r in records if max(r["case"]["stride"]) > 1]
+    assert strided and {r["outcome"] for r in strided} == {"shape_mismatch"}
+    assert {r["outcome"] for r in records if max(r["case"]["stride"]) == 1} == {"pass"}
+
+
+def test_the_suites_own_failure_is_a_suite_error_never_a_refusal(tmp_path):
+    completed, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:UnreadableOutput", "-k", "1d and not -x")
+    assert completed.returncode == 1
+    records = list(_outcomes(files).values())
+    assert records and {r["outcome"] for r in records} == {"suite_error"}
+    assert "could not read the adapter's output" in records[0]["metrics"]["message"]
+    assert any("could not be sent whole" in warning for warning in records[0]["warnings"])

@@ -23,7 +23,7 @@
 
   function outcomeAt(row, column) {
     const code = data.cells[row][column];
-    return code === "-" ? null : outcomes[Number(code)];
+    return code === "-" ? null : outcomes[parseInt(code, 36)];  // one base-36 digit per outcome
   }
 
   // Filters: one select per parameter, with the values the cases have.
@@ -102,13 +102,14 @@
       tr.appendChild(element("td", { class: "case" }, c.id));
       for (let column = 0; column < adapters.length; column++) {
         const outcome = outcomeAt(row, column);
+        const detailed = data.details[row + ":" + column] !== undefined;  // non-passes, and refusals of must-reject cases
         const td = element("td", {
-          class: "cell o-" + (outcome || "none") + (outcome && outcome !== "pass" ? " clickable" : ""),
-          title: adapters[column] + ": " + (outcome || "not run"),
+          class: "cell o-" + (outcome || "none") + (detailed ? " clickable" : ""),
+          title: adapters[column] + ": " + (outcome || "not run") + (c.violates && outcome === "pass" ? " (refused, as it must)" : ""),
           "data-outcome": outcome || "none",
           "data-column": column,
         });
-        if (outcome && outcome !== "pass") td.addEventListener("click", function () { show(row, column, td); });
+        if (detailed) td.addEventListener("click", function () { show(row, column, td); });
         tr.appendChild(td);
       }
       fragment.appendChild(tr);
@@ -169,9 +170,28 @@
     const outcomeLine = element("p", {});
     outcomeLine.appendChild(element("span", { class: "dot o-" + d.outcome }));
     outcomeLine.appendChild(document.createTextNode(d.outcome + (d.raw !== d.outcome ? " (the framework's result: " + d.raw + ")" : "") +
-      (d.explained ? ", explained by the divergence register" : ", NOT explained by the divergence register")));
+      (d.outcome === "pass" ? "" : d.explained ? ", explained by the divergence register" : ", NOT explained by the divergence register")));
     parts.push(outcomeLine);
-    if (m.actual_shape) {
+    if (c.violates) {
+      parts.push(element("p", { class: "shape" }, "An invalid configuration the framework's documentation forbids (violates " +
+        c.violates + "): refusing it is the pass."));
+    }
+    if (d.raw === "accepted_invalid") {
+      parts.push(element("p", { class: "shape" }, "Accepted it and returned an output" +
+        (m.actual_shape ? " of shape " + shape(m.actual_shape) : "") + "."));
+      parts.push(element("p", {}, m.reading ? "The values are explained by reading the arguments as: " + m.reading :
+        "No reading of the invalid arguments explains the values."));
+    } else if (d.raw === "pass" && c.violates) {
+      const stages = { construction: "Refused at construction.", call: "Refused at the call." };
+      parts.push(element("p", {}, stages[m.stage] || "Refused (at an unknown stage)."));
+    } else if (d.raw === "dtype_mismatch") {
+      parts.push(element("p", { class: "shape" }, "output dtype " + m.output_dtype + ", but the case's dtype is " + m.expected_dtype));
+      if (m.values) parts.push(element("p", {}, m.values === "pass" ? "The values are within tolerance of the reference." :
+        "The values compared with the reference: " + m.values));
+    } else if (d.raw === "suite_error") {
+      parts.push(element("p", { class: "shape" }, "The suite's own handling of the output failed: not the framework's fault."));
+    }
+    if (m.actual_shape && m.expected_shape) {
       parts.push(element("p", { class: "shape" }, "expected " + shape(m.expected_shape) + ", got " + shape(m.actual_shape)));
     } else if (m.expected_shape && (d.raw === "value_mismatch" || d.raw === "nonfinite")) {
       parts.push(element("p", { class: "shape" }, "shape " + shape(m.expected_shape) + " as expected; values differ"));
@@ -205,7 +225,10 @@
     if (d.message !== null) parts.push(element("pre", { class: "message" }, data.strings[d.message]));
     if (d.divergence) {
       const box = element("div", { class: "divergence" });
-      box.appendChild(element("p", {}, "Divergence " + d.divergence.id + ": " + data.strings[d.divergence.reason]));
+      const line = element("p", {}, "Divergence ");
+      line.appendChild(element("a", { href: "#register-" + d.divergence.id }, d.divergence.id));
+      line.appendChild(document.createTextNode(": " + data.strings[d.divergence.reason]));
+      box.appendChild(line);
       for (const link of d.divergence.links) {
         if (/^https?:\/\//.test(link)) {
           const a = element("a", { href: link, target: "_blank", rel: "noopener" }, link);
