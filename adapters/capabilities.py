@@ -126,19 +126,22 @@ def require(adapter, case) -> None:
 def markdown_table(adapters_by_name: dict) -> str:
     """The README's table of limits, one row per built-in adapter, derived from the declarations."""
     header = (
-        "| adapter | dtypes | ranks | groups | explicit pads | output_padding | stride with dilation "
-        "| modes | must-reject rules |\n|---|---|---|---|---|---|---|---|---|"
+        "| adapter | layout | ranks | groups | explicit pads | output_padding | stride with dilation | modes "
+        "| compared | must-reject rules |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = []
     for name, (capabilities, framework_modes) in adapters_by_name.items():
         pads = PADS[capabilities.pads]
-        if capabilities.pad_ranks != (1, 2, 3) and capabilities.pads != "modes":
+        if set(capabilities.pad_ranks) < set(capabilities.ranks) and capabilities.pads != "modes":
             pads += f" ({', '.join(f'{r}-D' for r in capabilities.pad_ranks)} only; elsewhere through its modes)"
+        groups = "no" if not capabilities.groups else "yes" if capabilities.groups_with_modes else "explicit pads only"
+        dtypes = "" if capabilities.dtypes == ALL_DTYPES else f"; {', '.join(capabilities.dtypes)} only"
         rows.append(
-            f"| `{name}` | {', '.join(capabilities.dtypes)} | {', '.join(map(str, capabilities.ranks))} "
-            f"| {'yes' if capabilities.groups else 'no'} | {pads} | {OUTPUT_PADDING[capabilities.output_padding]} "
+            f"| `{name}` | {capabilities.data_format}{dtypes} | {', '.join(map(str, capabilities.ranks))} | {groups} "
+            f"| {pads} | {OUTPUT_PADDING[capabilities.output_padding]} "
             f"| {'yes' if capabilities.strided_dilation else 'no'} "
             f"| {', '.join(m for m in framework_modes if m != modes.EXPLICIT) or '-'} "
+            f"| {'values' if capabilities.values else 'shape and dtype'} "
             f"| {', '.join(sorted(capabilities.rejects)) or '-'} |"
         )
     return "\n".join([header, *rows])

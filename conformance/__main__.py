@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     equivalence.add_argument(
         "-o", "--output", default=None, help="file to write (default FIRST_RESULTS_DIR/equivalence.jsonl)"
     )
+    commands.add_parser(
+        "capabilities", help="print each built-in adapter's capability table (the README's table of limits)"
+    )
     # The front door also offers the commands that only read records; they live downstream, in reports/.
     from reports.cli import add_commands, run
 
@@ -56,9 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, passthrough)
     if args.command == "equivalence":
         return _equivalence(args)
+    if args.command == "capabilities":
+        print(capabilities_table())
+        return 0
     if passthrough:
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     return run(args)
+
+
+def capabilities_table() -> str:
+    """The README's table of limits, derived from every built-in adapter's declaration (no framework loaded)."""
+    import adapters
+    from adapters.capabilities import markdown_table
+
+    loaded = {name: adapters.load(name) for name in adapters.BUILTIN}
+    return markdown_table({name: (adapters.capabilities(a), adapters.modes(a)) for name, a in loaded.items()})
 
 
 def _equivalence(args: argparse.Namespace) -> int:

@@ -83,28 +83,28 @@ def compare(
     output_dtype: str | None = None,
     promoted_to: tuple = (),
 ) -> Comparison:
-    """Shape, then values, then dtype. ``actual`` is the output widened to float64, or None where no values
-    were given (a shape-only adapter, a non-real output: then ``expected`` may be None too). The dtype must
-    be the case's, or one a registered promotion names in ``promoted_to``; values are compared either way,
-    and a wrong value outranks a wrong dtype."""
-    shape = tuple(actual.shape) if actual is not None else tuple(output_shape or ())
+    """Shape, then values, then dtype.
+
+    ``actual`` is the framework's output (its dtype is the output's unless ``output_dtype`` says otherwise,
+    as for an output the worker widened to float64), or None where no values were given (a shape-only
+    adapter, a non-real output: ``output_shape`` and ``output_dtype`` say what came back, and ``expected``
+    may be None too). The dtype must be the case's, or one a registered promotion names in
+    ``promoted_to``; values are compared either way, and a wrong value outranks a wrong dtype.
+    """
+    shape = tuple(actual.shape) if actual is not None else tuple(output_shape)
+    dtype = output_dtype or actual.dtype.name
     expected_shape = tuple(expected.shape) if expected is not None else case.output_shape
-    metrics: dict = {
-        "output_dtype": output_dtype if output_dtype is not None else getattr(actual, "dtype", np.float64).name,
-        "expected_dtype": case.dtype,
-        "expected_shape": list(expected_shape),
-    }
+    metrics: dict = {"output_dtype": dtype, "expected_dtype": case.dtype, "expected_shape": list(expected_shape)}
     if shape != expected_shape:
         metrics["actual_shape"] = list(shape)
         return Comparison("shape_mismatch", metrics)
-    values = (
-        "not compared"
-        if actual is None or expected is None
-        else _compare_values(case, expected, tolerance, actual, metrics)
-    )
+    if actual is None or expected is None:
+        values = "not compared"
+    else:
+        values = _compare_values(case, expected, tolerance, actual.astype(np.float64), metrics)
     if values in ("nonfinite", "value_mismatch"):
         return Comparison(values, metrics)
-    if output_dtype is not None and output_dtype != case.dtype and output_dtype not in promoted_to:
+    if dtype != case.dtype and dtype not in promoted_to:
         metrics["values"] = values
         return Comparison("dtype_mismatch", metrics)
     if values == "not compared":

@@ -43,8 +43,8 @@ MODE_POINTS_3D = (
     ((2, 2, 1), (3, 2, 2), (1, 2, 2), (1, 2, 1)),
 )
 # What varies besides the geometry, one variant per point in turn: (batch, (C_in, C_out, groups), bias,
-# dtype). Grouped variants (C_in/g > C_out/g = 1 among them) go to the modes that take groups, ONNX's and
-# explicit pads; every other mode gets the first variant at that point as well.
+# dtype). Grouped variants (C_in/g > C_out/g = 1 among them) go to explicit pads and ONNX's and JAX's modes;
+# every mode gets an ungrouped variant at that point as well.
 MODE_VARIANTS_PLAIN = dict(batch=1, in_channels=2, out_channels=3, groups=1, bias=True)
 MODE_VARIANTS = (
     (1, (2, 3, 1), True, "float32"),
@@ -187,7 +187,9 @@ def _legacy_pads(kernel, dilation) -> list[tuple]:
 
 
 def _takes_groups(token: str) -> bool:
-    return token.startswith("onnx_") or token == "jax_legacy"
+    # ONNX takes groups with every auto_pad; JAX's grouped form takes explicit pads only, so its strings
+    # with groups show that limit.
+    return token.startswith(("onnx_", "jax_"))
 
 
 def mode_cases(name: str) -> list[Case]:

@@ -45,6 +45,14 @@ def _expected(case_id: str, widen: float):
     return expected_and_tolerance(case, x, w, bias, widen)
 
 
+def given_to(case, capabilities: Capabilities, framework_modes) -> bool:
+    """Whether an adapter is given a case: explicit ones and those of the modes it speaks; of the
+    must-reject cases, those breaking a rule its framework documents."""
+    if case.violates and case.violates not in capabilities.rejects:
+        return False
+    return case.mode_spec.framework in framework_modes
+
+
 class RunAhead:
     """A thread that feeds an adapter's worker its cases in order and keeps the attempts."""
 
@@ -115,11 +123,7 @@ class AdapterRun:
             self.worker.stop()
 
     def speaks(self, case) -> bool:
-        """Whether the adapter is given this case: explicit ones and those of the modes it speaks; of the
-        must-reject cases, those breaking a rule its framework documents."""
-        if case.violates and case.violates not in self.capabilities.rejects:
-            return False
-        return case.mode_spec.framework in self.info["modes"]
+        return given_to(case, self.capabilities, self.info["modes"])
 
     def start_ahead(self, cases) -> None:
         """Let the worker run these cases in the background; ``execute`` then takes their attempts."""

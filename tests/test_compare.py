@@ -9,6 +9,7 @@ from conformance.case import Case, make_inputs
 from conformance.compare import accumulation_length, compare, error_map, expected_and_tolerance
 
 CASE = Case(input_size=(6, 6), kernel=3, in_channels=4, out_channels=2, stride=2, bias=True, dtype="float32")
+F32 = "float32"  # the dtype the framework returned; the worker sends its values widened to float64
 
 
 def _setup(case=CASE):
@@ -60,18 +61,18 @@ def test_an_error_just_inside_the_tolerance_passes_and_just_outside_fails():
     inside = expected + 0.5 * tolerance
     outside = expected.copy()
     outside[0, 0, 0, 0] += 2 * tolerance[0, 0, 0, 0]
-    assert compare(CASE, expected, tolerance, inside).outcome == "pass"
-    assert compare(CASE, expected, tolerance, outside).outcome == "value_mismatch"
+    assert compare(CASE, expected, tolerance, inside, output_dtype=F32).outcome == "pass"
+    assert compare(CASE, expected, tolerance, outside, output_dtype=F32).outcome == "value_mismatch"
 
 
 def test_shape_and_nonfinite_outcomes():
     expected, tolerance = _setup()
-    short = compare(CASE, expected, tolerance, expected[..., :-1])
+    short = compare(CASE, expected, tolerance, expected[..., :-1], output_dtype=F32)
     assert short.outcome == "shape_mismatch"
     assert short.metrics["expected_shape"] == [1, 2, 13, 13] and short.metrics["actual_shape"] == [1, 2, 13, 12]
     broken = expected.copy()
     broken[0, 0, 3, 3] = np.inf
-    result = compare(CASE, expected, tolerance, broken)
+    result = compare(CASE, expected, tolerance, broken, output_dtype=F32)
     assert result.outcome == "nonfinite" and result.metrics["nonfinite_count"] == 1
 
 
@@ -87,3 +88,29 @@ def test_bfloat16_long_sums_have_no_finite_bound_but_exact_zeros_stay_exact():
     assert accumulation_length(case) * 2.0**-8 >= 1
     assert np.isinf(tolerance[expected != 0]).all()
     assert np.isfinite(tolerance[expected == 0]).all() and (expected == 0).any()
+
+
+@pytest.mark.parametrize(
+    ("returned", "promoted_to", "outcome", "values"),
+    [
+        ("float32", (), "pass", None),
+        ("float64", (), "dtype_mismatch", "pass"),
+        ("float64", ("float64",), "pass", None),  # a registered promotion
+        ("complex64", (), "dtype_mismatch", "not compared"),  # no values: never cast
+    ],
+)
+def test_the_output_dtype_must_be_the_cases_or_a_registered_promotion(returned, promoted_to, outcome, values):
+    expected, tolerance = _setup()
+    actual = None if returned.startswith("complex") else expected
+    result = compare(
+        CASE, expected, tolerance, actual, output_shape=expected.shape, output_dtype=returned, promoted_to=promoted_to
+    )
+    assert result.outcome == outcome and result.metrics["output_dtype"] == returned
+    assert result.metrics.get("values") == values
+
+
+def test_a_wrong_value_outranks_a_wrong_dtype():
+    expected, tolerance = _setup()
+    wrong = expected.copy()
+    wrong[0, 0, 0, 0] += 1.0
+    assert compare(CASE, expected, tolerance, wrong, output_dtype="float64").outcome == "value_mismatch"
