@@ -114,6 +114,22 @@ def limits(capabilities: Capabilities, framework_modes, case) -> list[tuple[str,
     return found
 
 
+def facets(capabilities: Capabilities) -> list[str]:
+    """The facets ``limits`` can name for this table: wherever it is narrower than an unlimited API."""
+    found = ["dtype"] * (capabilities.dtypes != ALL_DTYPES) + ["rank"] * (capabilities.ranks != (1, 2, 3))
+    if not capabilities.groups:
+        found.append("groups")
+    elif not capabilities.groups_with_modes:
+        found.append("groups_with_modes")
+    if not capabilities.strided_dilation:
+        found.append("strided_dilation")
+    if capabilities.pads == "symmetric":
+        found.append("asymmetric_pads")
+    if capabilities.pads == "modes" or set(capabilities.pad_ranks) < set(capabilities.ranks):
+        found.append("pads")
+    return found
+
+
 def require(adapter, case) -> None:
     """Raise Unsupported with the declared reason when the adapter's API cannot express the case."""
     import adapters

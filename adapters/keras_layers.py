@@ -53,7 +53,10 @@ def _configured_keras(backend: str):
     """keras on this backend, configured once per process (KERAS_BACKEND is read at the first import)."""
     os.environ["KERAS_BACKEND"] = backend
     if backend == "jax":
+        from adapters.jax_lax import quick_compiles
+
         os.environ["JAX_ENABLE_X64"] = "1"  # else jax silently computes float64 layers in float32
+        quick_compiles()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
@@ -115,6 +118,7 @@ class Keras:
 
             found["jax_enable_x64"] = bool(jax.config.jax_enable_x64)
             found["compilation_cache"] = str(jax.config.jax_compilation_cache_dir)
+            found["xla_flags"] = os.environ.get("XLA_FLAGS", "")
         return found
 
     def _layer_arguments(self, case: Case) -> dict:

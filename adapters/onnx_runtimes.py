@@ -180,9 +180,9 @@ class OnnxRuntimeCUDA(OnnxRuntime):
     provider = "CUDAExecutionProvider"
 
 
-class OnnxReference:
-    name = "onnx-reference"
-    framework = "onnx_reference"
+class _OnnxPackage:
+    """What the onnx package's own consumers of the model share: availability, versions, modes."""
+
     modes = (modes.EXPLICIT, "onnx")
     device = "cpu"
     capabilities = CAPABILITIES
@@ -190,6 +190,7 @@ class OnnxReference:
     def availability(self) -> str | None:
         try:
             import onnx.reference  # noqa: F401
+            import onnx.shape_inference  # noqa: F401
         except ImportError as error:
             return f"onnx is not importable: {error}"
         return None
@@ -198,6 +199,11 @@ class OnnxReference:
         import onnx
 
         return {"onnx": onnx.__version__, "opset": str(OPSET)}
+
+
+class OnnxReference(_OnnxPackage):
+    name = "onnx-reference"
+    framework = "onnx_reference"
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         from onnx.reference import ReferenceEvaluator
@@ -223,7 +229,7 @@ class OnnxReference:
 _DTYPES_BY_ELEMENT = {"DOUBLE": "float64", "FLOAT": "float32", "FLOAT16": "float16", "BFLOAT16": "bfloat16"}
 
 
-class OnnxShapeInference:
+class OnnxShapeInference(_OnnxPackage):
     """ONNX's own shape inference on the same one-node model: the shape and element type it infers for Y.
 
     Converters and runtimes trust these shapes. ``onnx.checker.check_model(full_check=True)`` and
@@ -233,21 +239,7 @@ class OnnxShapeInference:
 
     name = "onnx-shape-inference"
     framework = "onnx_shape_inference"
-    modes = (modes.EXPLICIT, "onnx")
-    device = "cpu"
     capabilities = CAPABILITIES.but(values=False)
-
-    def availability(self) -> str | None:
-        try:
-            import onnx.shape_inference  # noqa: F401
-        except ImportError as error:
-            return f"onnx is not importable: {error}"
-        return None
-
-    def versions(self) -> dict:
-        import onnx
-
-        return {"onnx": onnx.__version__, "opset": str(OPSET)}
 
     def precision(self) -> dict:
         return {"strict_mode": True, "data_prop": True, "check_model_full_check": True}

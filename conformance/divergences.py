@@ -47,21 +47,12 @@ except ModuleNotFoundError:  # Python 3.10
 
 from conformance import modes
 from conformance.case import Case
+from conformance.records import OUTCOMES
 
 REGISTER_DIR = Path(__file__).parent / "divergences"
 KINDS = ("xfail", "unsupported", "tolerance", "promotion")
-# What an entry may explain. Never suite_error: the suite's own failure is no framework's divergence.
-NON_PASS = (
-    "shape_mismatch",
-    "value_mismatch",
-    "nonfinite",
-    "dtype_mismatch",
-    "accepted_invalid",
-    "rejected",
-    "unsupported",
-    "crash",
-    "timeout",
-)
+# What an entry may explain: every outcome but the passing ones, its own verdicts and the suite's own failure.
+NON_PASS = tuple(outcome for outcome in OUTCOMES if outcome not in ("pass", "xfail", "xpass", "suite_error"))
 
 DERIVED = {
     "rank": lambda c: c.rank,
@@ -105,6 +96,11 @@ DERIVED = {
                 c.mode_spec.output_size, c.geometry.full_size, c.mode_spec.output_padding or [0] * c.rank, c.stride
             )
         )
+    ),
+    # ONNX's total_padding on the tightest axis: full + the mode's output_padding - output length (crop_total + op).
+    "mode_total_padding": lambda c: min(
+        f + o - n
+        for f, o, n in zip(c.geometry.full_size, c.mode_spec.output_padding or [0] * c.rank, c.output_shape[2:])
     ),
 }
 SELECTABLE = {f.name for f in fields(Case)} | set(DERIVED)
@@ -224,43 +220,25 @@ def is_explained(outcome: str, entry: Divergence | None) -> bool:
 def capability_entries(adapter: str, capabilities, framework_modes) -> list[Divergence]:
     """The register's "cannot express" entries, one per limited facet of the adapter's capability table
     (the same ``limits`` that the adapter's ``Unsupported`` comes from)."""
-    from adapters.capabilities import limits
+    from adapters.capabilities import facets, limits
 
-    probe = {
-        "dtype": "dtypes",
-        "rank": "ranks",
-        "groups": "groups",
-        "groups_with_modes": "groups_with_modes",
-        "strided_dilation": "strided_dilation",
-        "asymmetric_pads": "pads",
-        "pads": "pads",
-    }
-    defaults = type(capabilities)()
-    facets = [f for f, attribute in probe.items() if getattr(capabilities, attribute) != getattr(defaults, attribute)]
-    if capabilities.pad_ranks != defaults.pad_ranks:
-        facets.append("pads")
-    entries = []
-    for facet in dict.fromkeys(facets):
-        if facet == "asymmetric_pads" and capabilities.pads != "symmetric":
-            continue
-        if facet == "pads" and capabilities.pads == "symmetric" and capabilities.pad_ranks == defaults.pad_ranks:
-            continue
-        entries.append(
-            Divergence(
-                id=f"{adapter}-cannot-express-{facet.replace('_', '-')}",
-                adapter=adapter,
-                kind="unsupported",
-                reason=f"Derived from {adapter}'s capability table: the API cannot express these cases ({facet}).",
-                select={},
-                links=(capabilities.source,) if capabilities.source.startswith("https://") else (),
-                upstream="" if capabilities.source.startswith("https://") else f"documented: {capabilities.source}",
-                outcomes=("unsupported",),
-                test=lambda case, facet=facet: any(
-                    found == facet for found, _ in limits(capabilities, framework_modes, case)
-                ),
-            )
+    documented = capabilities.source.startswith("https://")
+    return [
+        Divergence(
+            id=f"{adapter}-cannot-express-{facet.replace('_', '-')}",
+            adapter=adapter,
+            kind="unsupported",
+            reason=f"Derived from {adapter}'s capability table: the API cannot express these cases ({facet}).",
+            select={},
+            links=(capabilities.source,) if documented else (),
+            upstream="" if documented else f"no upstream report found (documented: {capabilities.source})",
+            outcomes=("unsupported",),
+            test=lambda case, facet=facet: any(
+                found == facet for found, _ in limits(capabilities, framework_modes, case)
+            ),
         )
-    return entries
+        for facet in facets(capabilities)
+    ]
 
 
 def _entry(adapter: str, raw: dict, where: str) -> Divergence:
