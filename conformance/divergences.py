@@ -85,6 +85,10 @@ DERIVED = {
         o == max(s - k, 0)
         for o, s, k in zip(c.mode_spec.output_padding or [0] * c.rank, c.stride, c.geometry.effective_kernel)
     ),
+    # The mode's output size is shorter than the full output on some axis (false without one).
+    "mode_output_size_below_full": lambda c: any(
+        o < f for o, f in zip(c.mode_spec.output_size or [], c.geometry.full_size)
+    ),
     # The mode's output size is shorter than the input on some axis (false without one).
     "mode_output_size_below_input": lambda c: any(o < n for o, n in zip(c.mode_spec.output_size or [], c.input_size)),
     # The mode's output size lies in full + output_padding .. + stride - 1 on every axis (tf's 'VALID' range).

@@ -15,8 +15,7 @@ import numpy as np
 from conformance import invalid
 from conformance.case import Case
 
-# Sampled cases, on top of the curated ones. default: at least 1,000 explicit cases, and small enough
-# that the default profile with its mode grid runs on every CPU adapter within a minute on 2 cores.
+# Sampled cases, on top of the curated ones. default: at least 1,000 explicit cases.
 PROFILES = {"smoke": 70, "default": 980, "full": 20000}
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
