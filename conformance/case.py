@@ -169,10 +169,6 @@ class Case:
         return (weight_in, self.out_channels // max(self.groups, 1), *self.kernel)
 
     @property
-    def must_reject(self) -> bool:
-        return bool(self.violates)
-
-    @property
     def geometry(self) -> Geometry:
         return self._geometry
 

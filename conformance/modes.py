@@ -48,8 +48,9 @@ _PADDINGS = {
 # Padding words that an API does not document for its transposed convolution, though it may know them
 # elsewhere (Keras's Conv1D 'causal', lax's 'SAME_LOWER'): they appear only in must-reject cases.
 UNDOCUMENTED = {"keras": ("causal", "full"), "tf": ("full",), "jax": ("same_lower",), "onnx": ("full",)}
+_WORDS = sorted({word for table in (_PADDINGS, UNDOCUMENTED) for words in table.values() for word in words}, key=len)
 _TOKEN = re.compile(
-    r"^(?P<framework>keras|tf|jax|onnx)_(?P<padding>same_upper|same_lower|same|valid|legacy|notset|causal|full)"
+    rf"^(?P<framework>{'|'.join(FRAMEWORKS)})_(?P<padding>{'|'.join(reversed(_WORDS))})"
     r"(?:_o(?P<output_size>\d+(?:x\d+)*))?"
     r"(?:_op(?P<output_padding>\d+(?:x\d+)*))?$"
 )
