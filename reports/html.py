@@ -22,7 +22,7 @@ from conformance import modes
 from conformance.case import Case
 from conformance.equivalence import analyse
 from conformance.records import OUTCOMES, PASSING
-from reports.results import ResultSet
+from reports.results import ResultSet, scope_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FILTERS = ("rank", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode")
@@ -234,7 +234,7 @@ def register(results: ResultSet) -> dict:
                 "id": entry_id,
                 "kind": entry.get("kind"),
                 "strict": entry.get("strict", True),
-                "scope": entry.get("scope"),
+                "scope": scope_text(entry.get("scope")),
                 "reason": entry.get("reason"),
                 "links": entry.get("links") or [],
                 "upstream": entry.get("upstream"),

@@ -96,3 +96,12 @@ def _label(runs: list[Run]) -> None:
             raise ValueError(f"adapter {adapter!r} appears twice with the same versions ({paths}): give one of them")
         for run in same:
             run.label = adapter if len(same) == 1 else f"{adapter} ({run.version_text})"
+
+
+def scope_text(scope: dict | None) -> str:
+    """A divergence's scope as a reader writes it ("cpu; onnxruntime >=1.30,<1.32"), empty when unscoped."""
+    if not scope:
+        return ""
+    devices = ", ".join(scope.get("devices") or [])
+    versions = ", ".join(f"{package} {spec}" for package, spec in (scope.get("versions") or {}).items())
+    return "; ".join(part for part in (devices, versions) if part)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from conformance.records import OUTCOMES, PASSING
 from reports.html import environment
-from reports.results import load
+from reports.results import load, scope_text
 
 FORMAT = "transposed-convolution-conformance-site-data"
 VERSION = 1
@@ -157,7 +157,7 @@ def build(data: dict, out_dir: Path) -> Path:
     (out_dir / "divergences.html").write_text(
         templates.get_template("site_divergences.html.j2").render(
             divergences=[
-                {"id": key, "scope": None, **value, "used": sorted(used[key].items())}  # older data has no scope
+                {**value, "id": key, "scope": scope_text(value.get("scope")), "used": sorted(used[key].items())}
                 for key, value in sorted(divergences.items())
             ],
             **common,
