@@ -152,7 +152,8 @@ def test_register_section_counts_what_each_entry_explained_per_adapter(tmp_path)
     wide = {"id": "wide-entry", "kind": "xfail", "reason": "explains <too much>", "strict": False,
             "links": ["https://example.org/issue/2"], "upstream": ""}  # fmt: skip
     narrow = {"id": "narrow-entry", "kind": "unsupported", "reason": "cannot express it", "strict": True,
-              "links": [], "upstream": "no upstream report found", "scope": {"devices": ["cpu"], "versions": {"beta": ">=1,<2"}}}  # fmt: skip
+              "links": [], "upstream": "no upstream report found",
+              "scope": {"devices": ["cpu"], "versions": {"beta": ">=1,<2"}}}  # fmt: skip
 
     def plant(adapter, planted):
         outcomes = {CASES[i].id: outcome for i, (outcome, _, _) in enumerate(planted)}
@@ -189,7 +190,8 @@ def test_register_section_counts_what_each_entry_explained_per_adapter(tmp_path)
     assert rows[1] == ["wide-entry", "xfail (non-strict)", "alpha", "8", "66.7% of 12", "3", "4", "1", "0", "0", "2",
                        "0", "explains &lt;too much&gt;", "https://example.org/issue/2"]  # fmt: skip
     assert rows[2] == ["beta", "2", "16.7% of 12", "0", "2", "0", "0", "0", "0", "0"]
-    assert rows[3] == ["narrow-entry", "unsupported scope: cpu; beta &gt;=1,&lt;2", "beta", "3", "25.0% of 12", "0", "0", "0", "1",
+    assert rows[3] == ["narrow-entry", "unsupported scope: cpu; beta &gt;=1,&lt;2", "beta", "3", "25.0% of 12",
+                       "0", "0", "0", "1",
                        "2", "0", "1", "cannot express it", "no upstream report found"]  # fmt: skip
     assert section.count('<tr class="broad">') == 1 and '<a href="https://example.org/issue/2">' in section
 
