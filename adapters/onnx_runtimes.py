@@ -139,9 +139,9 @@ class OnnxRuntime:
         return {"provider": self.provider, "graph_optimization_level": "ORT_ENABLE_ALL (default)"}
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
         import onnxruntime
 
-        require(self, case)
         # Refusals come back as exceptions and are recorded; the same text on stderr is noise.
         onnxruntime.set_default_logger_severity(4)
         options = onnxruntime.SessionOptions()
@@ -206,9 +206,9 @@ class OnnxReference(_OnnxPackage):
     framework = "onnx_reference"
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
         from onnx.reference import ReferenceEvaluator
 
-        require(self, case)
         with stage("construction"):
             evaluator = ReferenceEvaluator(build_model(case))
         with stage("call"):
@@ -245,9 +245,9 @@ class OnnxShapeInference(_OnnxPackage):
         return {"strict_mode": True, "data_prop": True, "check_model_full_check": True}
 
     def run(self, case: Case, x, w, bias) -> ShapeOnly:
+        require(self, case)
         import onnx
 
-        require(self, case)
         model = build_model(case)
         with stage("construction"):
             inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)

@@ -83,9 +83,9 @@ class TorchCPU:
         return tensor.numpy()
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
         import torch
 
-        require(self, case)
         padding = symmetric_padding(case)
         function = getattr(torch.nn.functional, f"conv_transpose{case.rank}d")
         with torch.no_grad(), stage("call"):
