@@ -101,3 +101,10 @@ def test_default_profile_covers_every_axis():
     assert any(s <= op < d for c in cases for op, s, d in zip(c.output_padding, c.stride, c.dilation))
     assert {c.bias for c in cases} == {True, False}
     assert {c.dtype for c in cases} == {"float64", "float32", "float16", "bfloat16"}
+
+
+def test_the_readme_names_every_must_reject_rule():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert all(f"| `{rule}` |" in readme for rule in RULES)
