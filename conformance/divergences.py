@@ -64,6 +64,9 @@ DERIVED = {
     "dilated": lambda c: any(d > 1 for d in c.dilation),
     "output_elements": lambda c: math.prod(c.output_shape),
     "strided_and_dilated": lambda c: max(c.stride) > 1 and max(c.dilation) > 1,
+    "unit_stride": lambda c: max(c.stride) == 1,
+    # A begin crop past the dilated kernel's reach: the transposed convolution's low padding is negative.
+    "begin_beyond_kernel": lambda c: any(b > d * (k - 1) for (b, _), k, d in zip(c.padding, c.kernel, c.dilation)),
     # Framework modes: the mode token without its sizes, and which sizes it carries.
     "mode_kind": lambda c: c.mode_spec.kind,
     "mode_output_padding": lambda c: c.mode_spec.output_padding is not None,
