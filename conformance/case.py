@@ -118,7 +118,6 @@ class Case:
             raise ValueError(
                 f"out_channels ({self.out_channels}) must be a positive multiple of groups ({self.groups})"
             )
-        invalid.check(self)
         # The arithmetic alone, unvalidated: what a framework that took the arguments literally would give.
         literal = Geometry(
             self.rank,
@@ -134,6 +133,7 @@ class Case:
             self.dilation,
         )
         object.__setattr__(self, "_geometry", literal)
+        invalid.check(self)
 
     def _apply_mode(self) -> None:
         """A framework mode fixes padding and output_padding to its documented meaning."""

@@ -15,43 +15,31 @@ from dataclasses import dataclass
 from conformance import modes
 
 
-def _full(case) -> list[int]:
-    return [
-        (n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(case.input_size, case.kernel, case.stride, case.dilation)
-    ]
-
-
-def _literal_lengths(case) -> list[int]:
-    return [f - b - e + op for f, (b, e), op in zip(_full(case), case.padding, case.output_padding)]
+def _mode_refuses(case) -> bool:
+    """Whether the mode's documented rule (``conformance.modes``) refuses it at these sizes."""
+    try:
+        modes.meaning(case.mode_spec, case.input_size, case.kernel, case.stride, case.dilation)
+    except ValueError:
+        return True
+    return False
 
 
 def _output_padding_at_bound(case) -> bool:
     mode = case.mode_spec
-    if mode.framework == "keras" and mode.output_padding is not None:  # Keras: below the stride
-        return any(op >= s for op, s in zip(mode.output_padding, case.stride))
-    given = mode.output_padding if mode.output_padding is not None else case.output_padding
-    return any(op >= max(s, d) for op, s, d in zip(given, case.stride, case.dilation))
+    if mode.output_padding is not None:  # Keras: below the stride; ONNX: as the reference, below either
+        return _mode_refuses(case)
+    return any(op >= max(s, d) for op, s, d in zip(case.output_padding, case.stride, case.dilation))
 
 
 def _tf_output_shape_range(case) -> bool:
-    mode = case.mode_spec
-    if mode.framework != "tf":
-        return False
-    for n, s, full, length in zip(case.input_size, case.stride, _full(case), mode.output_size):
-        low, high = ((n - 1) * s + 1, n * s) if mode.padding == "same" else (full, full + s - 1)
-        if not low <= length <= high:
-            return True
-    return False
+    return case.mode_spec.framework == "tf" and _mode_refuses(case)
 
 
 def _onnx_output_shape(case) -> bool:
     # Pads are >= 0 in the spec, so an output_shape past full + output_padding (a negative total
-    # padding), or below 1, is one no valid padding gives.
+    # padding), or below 1, is one no valid padding gives (modes._onnx refuses it).
     mode = case.mode_spec
-    if mode.framework != "onnx" or mode.output_size is None:
-        return False
-    op = mode.output_padding or (0,) * case.rank
-    return any(length < 1 or length > full + o for length, full, o in zip(mode.output_size, _full(case), op))
+    return mode.framework == "onnx" and mode.output_size is not None and _mode_refuses(case)
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,7 @@ RULES = {
     for rule in (
         Rule("negative_pad", "a negative padding", lambda c: any(p < 0 for pair in c.padding for p in pair)),
         Rule("output_padding_at_bound", "output_padding at or beyond the documented bound", _output_padding_at_bound),
-        Rule("output_below_one", "an output length below 1", lambda c: any(n < 1 for n in _literal_lengths(c))),
+        Rule("output_below_one", "an output length below 1", lambda c: any(n < 1 for n in c.geometry.output_size)),
         Rule(
             "undocumented_padding",
             "a padding mode the API does not document for its transposed convolution",
