@@ -24,6 +24,7 @@ import contextlib
 import importlib
 
 from adapters.capabilities import Capabilities
+from conformance.invalid import CANONICAL_RULES
 
 # Built-in adapters by name; anything else is loaded as "package.module:Attribute".
 BUILTIN = {
@@ -98,17 +99,7 @@ def stage(name: str):
 # "The canonical convention"), so a vendor's kernel is given every explicit must-reject case.
 DEFAULT_CAPABILITIES = Capabilities(
     source="README.md, The canonical convention",
-    rejects={
-        rule: "README.md, The canonical convention"
-        for rule in (
-            "negative_pad",
-            "output_padding_at_bound",
-            "output_below_one",
-            "groups_not_dividing",
-            "weight_channels",
-            "zero_size",
-        )
-    },
+    rejects={rule: "README.md, The canonical convention" for rule in CANONICAL_RULES},
 )
 
 

@@ -99,6 +99,10 @@ CASES = (
     ("zero_size", _explicit(input_size=(0, 4), kernel=3)),
 )
 
+# The rules of the explicit cases are the reference's own (reference.geometry refuses each): what an
+# adapter that declares nothing is taken to document.
+CANONICAL_RULES = tuple(dict.fromkeys(rule for rule, _ in CASES))
+
 # Mode-based must-reject cases, asked at two 1-D points and one 2-D point (n, kernel, stride).
 MODE_POINTS = (((5,), (3,), (2,)), ((1,), (2,), (3,)), ((4, 3), (3, 2), (2, 1)))
 
