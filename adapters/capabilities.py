@@ -130,13 +130,21 @@ def facets(capabilities: Capabilities) -> list[str]:
     return found
 
 
+def why_not(adapter, case) -> str | None:
+    """Why the adapter's API cannot express the case, from its declared table; None when it can."""
+    import adapters
+
+    found = limits(adapters.capabilities(adapter), adapters.modes(adapter), case)
+    return f"{adapter.name}: " + "; ".join(reason for _, reason in found) if found else None
+
+
 def require(adapter, case) -> None:
     """Raise Unsupported with the declared reason when the adapter's API cannot express the case."""
     import adapters
 
-    found = limits(adapters.capabilities(adapter), adapters.modes(adapter), case)
-    if found:
-        raise adapters.Unsupported(f"{adapter.name}: " + "; ".join(reason for _, reason in found))
+    reason = why_not(adapter, case)
+    if reason:
+        raise adapters.Unsupported(reason)
 
 
 def markdown_table(adapters_by_name: dict) -> str:

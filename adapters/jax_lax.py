@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adapters import stage
-from adapters.capabilities import Capabilities, limits, require
+from adapters.capabilities import Capabilities, require, why_not
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
@@ -202,9 +202,9 @@ class JaxLax:
         return channels_first(np.asarray(out))
 
     def repro(self, case: Case) -> str:
-        found = limits(self.capabilities, self.modes, case)
-        if found:
-            return f"# not expressible in jax.lax: {'; '.join(reason for _, reason in found)}"
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
         call = jax_call(case)
         rank = case.rank
         lines = input_lines(case) + [

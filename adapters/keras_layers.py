@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from adapters import stage
-from adapters.capabilities import Capabilities, limits, require
+from adapters.capabilities import Capabilities, require, why_not
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
@@ -37,6 +37,8 @@ CAPABILITIES = Capabilities(
         "undocumented_padding": f"{_DOCS} (padding: one of 'valid' or 'same')",
     },
 )
+
+_CHANNELS_FIRST = CAPABILITIES.but(data_format="channels_first")
 
 
 def keras_arguments(case: Case) -> tuple[str, tuple[int, ...] | None]:
@@ -79,14 +81,17 @@ def _configured_keras(backend: str):
 
 
 class Keras:
-    """One Keras backend; subclasses name it. ``data_format`` is channels_last unless a subclass says."""
+    """One Keras backend; subclasses name it. Its data format is its capability table's."""
 
     framework = "keras"
     device = "cpu"
     backend = ""
-    data_format = "channels_last"
     modes = (modes.EXPLICIT, "keras")
     capabilities = CAPABILITIES
+
+    @property
+    def data_format(self) -> str:
+        return self.capabilities.data_format
 
     def _keras(self):
         return _configured_keras(self.backend)
@@ -154,9 +159,9 @@ class Keras:
         return channels_first(out) if self.data_format == "channels_last" else out
 
     def repro(self, case: Case) -> str:
-        found = limits(self.capabilities, self.modes, case)
-        if found:
-            return f"# not expressible in Keras: {'; '.join(reason for _, reason in found)}"
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
         arguments = self._layer_arguments(case)
         rank = case.rank
         move_in = "np.moveaxis(x, 1, -1)" if self.data_format == "channels_last" else "x"
@@ -201,17 +206,14 @@ class KerasTorch(Keras):
 
 class KerasTensorflowChannelsFirst(KerasTensorflow):
     name = "keras-tensorflow-channels-first"
-    data_format = "channels_first"
-    capabilities = CAPABILITIES.but(data_format="channels_first")
+    capabilities = _CHANNELS_FIRST
 
 
 class KerasJaxChannelsFirst(KerasJax):
     name = "keras-jax-channels-first"
-    data_format = "channels_first"
-    capabilities = CAPABILITIES.but(data_format="channels_first")
+    capabilities = _CHANNELS_FIRST
 
 
 class KerasTorchChannelsFirst(KerasTorch):
     name = "keras-torch-channels-first"
-    data_format = "channels_first"
-    capabilities = CAPABILITIES.but(data_format="channels_first")
+    capabilities = _CHANNELS_FIRST

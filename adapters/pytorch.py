@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters import stage
-from adapters.capabilities import Capabilities, limits, require
+from adapters.capabilities import Capabilities, require, why_not
 from adapters.snippets import input_lines
 from conformance.case import Case
 
@@ -102,9 +102,9 @@ class TorchCPU:
         return self._array(out)
 
     def repro(self, case: Case) -> str:
-        found = limits(self.capabilities, ("explicit",), case)
-        if found:
-            return f"# not expressible in torch: {'; '.join(reason for _, reason in found)}"
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
         padding = symmetric_padding(case)
         to_tensor = (
             "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"

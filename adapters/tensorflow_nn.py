@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from adapters import stage
-from adapters.capabilities import Capabilities, limits, require
+from adapters.capabilities import Capabilities, require, why_not
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
 from conformance import modes
@@ -120,9 +120,9 @@ class TensorflowNN:
         return channels_first(out.numpy())
 
     def repro(self, case: Case) -> str:
-        found = limits(self.capabilities, self.modes, case)
-        if found:
-            return f"# not expressible in {self.name}: {'; '.join(reason for _, reason in found)}"
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
         padding, size = tf_arguments(case, self.explicit_pads)
         rank = case.rank
         lines = input_lines(case) + [
