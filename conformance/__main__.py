@@ -1,4 +1,4 @@
-"""``python -m conformance run ...``: the front door to the conformance run (pytest underneath)."""
+"""``python -m conformance run ...``: the front door to the conformance run and to the commands that read it."""
 
 from __future__ import annotations
 
@@ -7,26 +7,38 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
+from conformance.divergences import REGISTER_DIR
 from conformance.grid import PROFILES
 
 HERE = Path(__file__).resolve().parent
 
 
-def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
-    pytest_args = [str(HERE), "-p", "no:cacheprovider", "-q", "--profile", args.profile, "--results", args.results]
-    for adapter in args.adapter:
-        pytest_args += ["--adapter", adapter]
-    for dtype in args.dtype:
-        pytest_args += ["--dtype", dtype]
-    if args.case_timeout is not None:
-        pytest_args += ["--case-timeout", str(args.case_timeout)]
-    if args.k:
-        pytest_args += ["-k", args.k]
-    if args.junitxml:
-        pytest_args += [f"--junitxml={args.junitxml}"]
-    return int(pytest.main(pytest_args + passthrough))
+def _run(args: argparse.Namespace) -> int:
+    from adapters import CPU_ADAPTERS
+    from conformance.engine import Options, execute
+
+    options = Options(
+        adapters=args.adapter or list(CPU_ADAPTERS),
+        profile=args.profile,
+        dtypes=args.dtype,
+        results=Path(args.results),
+        case_timeout=args.case_timeout,
+        register=Path(args.register),
+        keyword=args.k,
+        shard=args.shard,
+        junitxml=Path(args.junitxml) if args.junitxml else None,
+        progress=args.progress,
+    )
+    return execute(options).exit_status
+
+
+def _shard(text: str):
+    from conformance.engine import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,9 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
     run.add_argument("--dtype", action="append", default=[], help="only this dtype (repeatable)")
     run.add_argument("--results", default="results", help="directory for the result files (default results)")
-    run.add_argument("--case-timeout", type=float, default=None, help="seconds one case may take (default 60)")
-    run.add_argument("-k", default=None, help="pytest -k expression over the ids 'adapter:case-id'")
+    run.add_argument("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
+    run.add_argument("-k", default=None, help="pytest -k expression over the ids 'adapter:case-id' and framework names")
+    run.add_argument(
+        "--shard", type=_shard, default=None, help="run shard K of N of the profile (K/N, split by case id)"
+    )
     run.add_argument("--junitxml", default=None, help="also write JUnit XML here")
+    run.add_argument("--register", default=str(REGISTER_DIR), help="directory of divergence register files")
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="per-adapter progress bars (default: on a terminal only)",
+    )
     equivalence = commands.add_parser(
         "equivalence", help="where 'same' and 'valid' agree across frameworks, from a results directory"
     )
@@ -54,16 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     from reports.cli import add_commands, run
 
     add_commands(commands)
-    args, passthrough = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     if args.command == "run":
-        return _run(args, passthrough)
+        return _run(args)
     if args.command == "equivalence":
         return _equivalence(args)
     if args.command == "capabilities":
         print(capabilities_table())
         return 0
-    if passthrough:
-        parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     return run(args)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -176,7 +176,7 @@ class Case:
     def output_shape(self) -> tuple[int, ...]:
         return self.geometry.output_shape
 
-    @property
+    @functools.cached_property  # computed once: a run asks for it several times per record
     def id(self) -> str:
         pads = "x".join(f"{begin}.{end}" for begin, end in self.padding)
         return "-".join(
@@ -240,7 +240,12 @@ class Case:
 
     def fields(self) -> dict:
         """The case as plain JSON-ready data (tuples become lists)."""
-        return asdict(self)
+        return {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
+
+
+def _plain(value):
+    """Tuples, nested or not, as lists (what ``dataclasses.asdict`` gives, without its deep copy)."""
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
 
 
 def seed_of(case: Case) -> int:

@@ -1,17 +1,30 @@
-"""The pytest plugin behind ``pytest conformance``: options, one test per (adapter, case), records."""
+"""The pytest plugin behind ``pytest conformance``: the engine's run, one test per (adapter, case).
+
+The same adapters, cases, ids, markers and records as ``python -m conformance run`` (conformance/engine.py),
+which does without pytest's per-test protocol.
+"""
 
 from __future__ import annotations
 
-import re
+import threading
 from pathlib import Path
 
 import pytest
 
 from adapters import CPU_ADAPTERS
 from conformance.divergences import REGISTER_DIR
-from conformance.grid import PROFILES, profile
-from conformance.runner import AdapterRun
-from conformance.worker import Worker
+from conformance.engine import (
+    Options,
+    Shard,
+    marker_name,
+    planned_cases,
+    register_problems,
+    start_adapters,
+    tallies,
+    test_id,
+)
+from conformance.grid import PROFILES
+from conformance.runner import Feed
 
 
 def pytest_addoption(parser):
@@ -27,40 +40,58 @@ def pytest_addoption(parser):
     group.addoption("--results", default="results", help="directory for the JSON Lines result files")
     group.addoption("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
     group.addoption("--register", default=str(REGISTER_DIR), help="directory of divergence register files")
+    group.addoption("--shard", default=None, type=Shard.parse, help="run shard K of N of the profile (K/N)")
 
 
-def marker_name(framework: str) -> str:
-    return re.sub(r"\W", "_", framework)
+class Attempts:
+    """One adapter's attempts as its Feed delivers them, taken by the tests in the same order."""
+
+    def __init__(self):
+        self._arrived = {}
+        self._ready = threading.Condition()
+
+    def deliver(self, case, attempt) -> None:
+        with self._ready:
+            self._arrived[case.id] = attempt
+            self._ready.notify_all()
+
+    def take(self, case_id: str):
+        with self._ready:
+            self._ready.wait_for(lambda: case_id in self._arrived)
+            return self._arrived.pop(case_id)
 
 
 class ConformanceRun:
     def __init__(self, config):
-        specs = config.getoption("adapter") or list(CPU_ADAPTERS)
-        timeout = config.getoption("case_timeout")
-        # Every adapter's process imports its framework at the same time; then each is described in turn.
-        workers = [Worker(spec, timeout=timeout).launch() for spec in specs]
-        self.adapters = {}
-        for spec, worker in zip(specs, workers):
-            run = AdapterRun(
-                spec,
-                worker=worker,
-                timeout=timeout,
-                register_dir=Path(config.getoption("register")),
-                results_dir=Path(config.getoption("results")),
-                profile=config.getoption("profile"),
-            )
-            self.adapters[run.name] = run
-        dtypes = config.getoption("dtype")
-        cases = [c for c in profile(config.getoption("profile")) if not dtypes or c.dtype in dtypes]
+        self.options = Options(
+            adapters=config.getoption("adapter") or list(CPU_ADAPTERS),
+            profile=config.getoption("profile"),
+            dtypes=config.getoption("dtype"),
+            results=Path(config.getoption("results")),
+            case_timeout=config.getoption("case_timeout"),
+            register=Path(config.getoption("register")),
+            shard=config.getoption("shard"),
+        )
+        self.adapters = start_adapters(self.options)
+        cases = planned_cases(self.options)
         self.cases = {name: [case for case in cases if run.speaks(case)] for name, run in self.adapters.items()}
-        self.filtered = bool(dtypes)
+        self.narrowed = bool(self.options.dtypes or self.options.shard)
+        self.attempts = {name: Attempts() for name in self.adapters}
+        self.feeds = []
+
+    def start(self, selected: dict) -> None:
+        """Once selection is final (-k, -m), every adapter's worker starts on its selected cases."""
+        for name, run in self.adapters.items():
+            run.planned = 0 if run.info["unavailable"] else len(selected.get(name, []))
+            if run.planned:
+                self.feeds.append(Feed(run.worker, selected[name], self.attempts[name].deliver))
 
     def close(self):
+        for feed in self.feeds:
+            feed.stop()
         for run in self.adapters.values():
             run.stop()
-            if run.file is None:
-                run.open_file()  # an unavailable or deselected adapter still leaves its envelope
-            run.file.close()
+            run.open_file().close()  # an unavailable or deselected adapter still leaves its envelope
 
 
 def pytest_configure(config):
@@ -83,12 +114,11 @@ def pytest_generate_tests(metafunc):
     params = []
     for name, run in state.adapters.items():
         mark = getattr(pytest.mark, marker_name(run.info["framework"]))
-        params += [pytest.param(name, case, id=f"{name}:{case.id}", marks=mark) for case in state.cases[name]]
+        params += [pytest.param(name, case, id=test_id(name, case.id), marks=mark) for case in state.cases[name]]
     metafunc.parametrize(("adapter_name", "case"), params)
 
 
 def pytest_collection_finish(session):
-    """Once selection is final (-k, -m), every adapter's worker starts on its cases, a few at a time."""
     state = getattr(session.config, "_conformance", None)
     if state is None:
         return
@@ -97,9 +127,8 @@ def pytest_collection_finish(session):
         spec = getattr(item, "callspec", None)
         if spec is not None and "adapter_name" in spec.params:
             selected.setdefault(spec.params["adapter_name"], []).append(spec.params["case"])
-    for name, run in state.adapters.items():
-        run.planned = 0 if run.info["unavailable"] else len(selected.get(name, []))
-        run.start_ahead(selected.get(name, []))
+    state.selected = selected
+    state.start(selected)
 
 
 @pytest.fixture
@@ -112,14 +141,8 @@ def pytest_sessionfinish(session, exitstatus):
     if state is None:
         return
     state.close()
-    problems = []
-    for run in state.adapters.values():
-        # A run narrowed by --dtype, -k or -m need not meet every entry; a complete one must.
-        if run.info["unavailable"] or state.filtered or sum(run.outcomes.values()) < len(state.cases[run.name]):
-            continue
-        for entry in run.register.entries:
-            if entry.id not in run.matched:
-                problems.append(f"{run.name}: register entry {entry.id!r} matched no case of this run")
+    # -k and -m narrow a run too: an adapter with fewer outcomes than cases is not held to every entry.
+    problems = register_problems(state.adapters, state.cases, state.narrowed)
     state.register_problems = problems
     if problems and session.exitstatus == 0:
         session.exitstatus = 1
@@ -130,12 +153,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if state is None:
         return
     terminalreporter.section("conformance")
-    for run in state.adapters.values():
-        if run.info["unavailable"]:
-            terminalreporter.write_line(f"{run.name}: unavailable ({run.info['unavailable']})")
-            continue
-        tally = ", ".join(f"{count} {outcome}" for outcome, count in sorted(run.outcomes.items()))
-        where = f" -> {run.file.path}" if run.file else ""
-        terminalreporter.write_line(f"{run.name}: {tally or 'no cases run'}{where}")
+    for line in tallies(state.adapters):
+        terminalreporter.write_line(line)
     for problem in getattr(state, "register_problems", []):
         terminalreporter.write_line(f"REGISTER: {problem}", red=True)

@@ -54,9 +54,17 @@ def cpu_model() -> str:
 
 
 def envelope(
-    adapter: str, device: str, versions: dict, precision: dict, profile: str, device_model: str, planned: int
+    adapter: str,
+    device: str,
+    versions: dict,
+    precision: dict,
+    profile: str,
+    device_model: str,
+    planned: int,
+    shard=None,
 ) -> dict:
-    return {
+    """The first line of a result file; ``shard`` (with ``index`` and ``count``) only for one shard of a run."""
+    header = {
         "type": "envelope",
         "schema_version": SCHEMA_VERSION,
         "suite_commit": suite_commit(),
@@ -74,6 +82,16 @@ def envelope(
         "profile": profile,
         "planned": planned,
     }
+    if shard is not None:
+        header["shard"] = {"index": shard.index, "count": shard.count}
+    return header
+
+
+def result_file_name(adapter: str, shard: dict | None = None) -> str:
+    """``<adapter>.jsonl``, or ``<adapter>.shard-K-of-N.jsonl`` for one shard, so shards never overwrite each other."""
+    if shard is None:
+        return f"{adapter}.jsonl"
+    return f"{adapter}.shard-{shard['index']}-of-{shard['count']}.jsonl"
 
 
 class ResultFile:
@@ -81,7 +99,7 @@ class ResultFile:
 
     def __init__(self, directory: Path, adapter: str, header: dict):
         Path(directory).mkdir(parents=True, exist_ok=True)
-        self.path = Path(directory) / f"{adapter}.jsonl"
+        self.path = Path(directory) / result_file_name(adapter, header.get("shard"))
         self._handle = self.path.open("w", encoding="utf-8")
         self.planned = header["planned"]
         self.written = 0

@@ -1,12 +1,12 @@
 """Runs cases on one adapter: worker, comparison with the reference, register, result record.
 
-Adapters' workers can run ahead of the records (``start_ahead``): each adapter's process works
-through its cases on its own, a few adapters at a time, while the records are written in order.
+An adapter's ``Feed`` runs its cases through its worker process in the background; ``AdapterRun.record``
+turns each attempt into the result record. The engine (conformance/engine.py) and the pytest front end
+(conformance/conftest.py) both drive runs this way, so their records are the same.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from functools import lru_cache
@@ -30,19 +30,20 @@ from conformance.divergences import (
     widening,
 )
 from conformance.records import ResultFile, cpu_model, envelope
-from conformance.worker import Worker
-
-# How many adapters' processes compute at once when they run ahead: one per core, at least two.
-PARALLEL = max(2, os.cpu_count() or 1)
-_SLOTS = threading.BoundedSemaphore(PARALLEL)
+from conformance.worker import Attempt, Worker
 
 
-@lru_cache(maxsize=8192)
-def _expected(case_id: str, widen: float):
-    """The reference output and tolerance, shared by every adapter that runs the same case."""
-    case = Case.from_id(case_id)
+@lru_cache(maxsize=4096)
+def _expected(case: Case):
+    """The reference output and tolerance, computed once per case and shared by every adapter of a run."""
     x, w, bias = make_inputs(case)
-    return expected_and_tolerance(case, x, w, bias, widen)
+    return expected_and_tolerance(case, x, w, bias)
+
+
+def expected(case: Case, widen: float = 1.0):
+    """The shared expected output and tolerance, the tolerance widened by a registered entry."""
+    output, tolerance = _expected(case)
+    return output, (tolerance if widen == 1.0 else widen * tolerance)
 
 
 def given_to(case, capabilities: Capabilities, framework_modes) -> bool:
@@ -53,53 +54,58 @@ def given_to(case, capabilities: Capabilities, framework_modes) -> bool:
     return case.mode_spec.framework in framework_modes
 
 
-class RunAhead:
-    """A thread that feeds an adapter's worker its cases in order and keeps the attempts."""
+class Feed:
+    """A thread that runs one adapter's cases through its worker, in order, handing each attempt to
+    ``deliver(case, attempt)``. A worker that cannot be restarted costs the rest of this adapter's cases
+    (each a crash with the reason), never the run."""
 
-    def __init__(self, worker: Worker, case_ids: list[str]):
+    def __init__(self, worker: Worker, cases: list, deliver):
         self.worker = worker
-        self.pending = set(case_ids)
-        self.attempts = {}
-        self._ready = threading.Condition()
+        self.cases = list(cases)
+        self._deliver = deliver
         self._stopping = False
-        self.failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, args=(list(case_ids),), daemon=True)
+        self._thread = threading.Thread(target=self._work, daemon=True, name=f"feed {worker.spec}")
         self._thread.start()
 
-    def _work(self, case_ids: list[str]) -> None:
+    def _work(self) -> None:
+        by_id = {case.id: case for case in self.cases}
+        done = 0
         try:
-            for case_id in case_ids:
+            for case_id, attempt in self.worker.attempts(list(by_id)):
                 if self._stopping:
                     return
-                with _SLOTS:
-                    attempt = self.worker.run(case_id)
-                with self._ready:
-                    self.attempts[case_id] = attempt
-                    self._ready.notify_all()
-        except BaseException as error:  # e.g. a worker that cannot restart: fail the tests, never hang them
-            with self._ready:
-                self.failure = error
-                self._ready.notify_all()
+                self._deliver(by_id[case_id], attempt)
+                done += 1
+        except Exception as error:  # e.g. a worker that cannot restart
+            lost = Attempt("crash", message=f"the adapter's process could not be restarted: {error}")
+            for case in self.cases[done:]:
+                if self._stopping:
+                    return
+                self._deliver(case, lost)
 
-    def take(self, case_id: str):
-        if case_id not in self.pending:
-            raise KeyError(f"case {case_id} was not given to this adapter's run-ahead")
-        with self._ready:
-            self._ready.wait_for(lambda: case_id in self.attempts or self.failure is not None)
-            if case_id not in self.attempts:
-                raise RuntimeError(f"the adapter's run-ahead stopped before {case_id}: {self.failure}")
-            self.pending.discard(case_id)
-            return self.attempts.pop(case_id)
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
 
     def stop(self) -> None:
         self._stopping = True
+        self.worker.stop()
         self._thread.join(timeout=5)
 
 
 class AdapterRun:
     """One adapter's share of a run: its worker, register, result file and tallies."""
 
-    def __init__(self, spec: str, *, timeout: float, register_dir: Path, results_dir: Path, profile: str, worker=None):
+    def __init__(
+        self,
+        spec: str,
+        *,
+        timeout: float,
+        register_dir: Path,
+        results_dir: Path,
+        profile: str,
+        worker=None,
+        shard=None,
+    ):
         self.worker = worker or Worker(spec, timeout=timeout)
         self.info = self.worker.describe()
         self.name = self.info["name"]
@@ -116,23 +122,16 @@ class AdapterRun:
         self.outcomes: Counter = Counter()
         self.results_dir = Path(results_dir)
         self.profile = profile
+        self.shard = shard  # engine.Shard or None
         self.file = None
         self.planned = 0
-        self.ahead: RunAhead | None = None
         if self.info["unavailable"]:
             self.worker.stop()
 
     def speaks(self, case) -> bool:
         return given_to(case, self.capabilities, self.info["modes"])
 
-    def start_ahead(self, cases) -> None:
-        """Let the worker run these cases in the background; ``execute`` then takes their attempts."""
-        if not self.info["unavailable"] and cases:
-            self.ahead = RunAhead(self.worker, [case.id for case in cases])
-
     def stop(self) -> None:
-        if self.ahead is not None:
-            self.ahead.stop()
         self.worker.stop()
 
     def open_file(self) -> ResultFile:
@@ -147,13 +146,18 @@ class AdapterRun:
                 if self.info["device"] == "cpu"
                 else self.info.get("versions", {}).get("device", self.info["device"]),
                 planned=self.planned,
+                shard=self.shard,
             )
             header["unavailable"] = self.info["unavailable"]
             self.file = ResultFile(self.results_dir, self.name, header)
         return self.file
 
     def execute(self, case) -> dict:
-        attempt = self.ahead.take(case.id) if self.ahead is not None else self.worker.run(case.id)
+        """Run one case now and record it."""
+        return self.record(case, self.worker.run(case.id))
+
+    def record(self, case, attempt: Attempt) -> dict:
+        """Judge an attempt against the reference and the register, append its record, and return it."""
         entries = self.register.matching(case)
         self.matched.update(entry.id for entry in entries)
         widen = widening(entries)
@@ -161,10 +165,10 @@ class AdapterRun:
             comparison = judge_must_reject(case, *make_inputs(case), attempt)
             raw_outcome, metrics = comparison.outcome, comparison.metrics
         elif attempt.status == "ok":  # values come back only from an adapter that computes a real output
-            expected, tolerance = _expected(case.id, widen) if attempt.output is not None else (None, None)
+            reference, tolerance = expected(case, widen) if attempt.output is not None else (None, None)
             comparison = compare(
                 case,
-                expected,
+                reference,
                 tolerance,
                 attempt.output,
                 output_shape=attempt.output_shape,

@@ -11,11 +11,14 @@ import multiprocessing
 import time
 import traceback
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 _CONTEXT = multiprocessing.get_context("spawn")
+# Case ids queued in an adapter's process ahead of its answers (see Worker.attempts).
+PIPELINE_DEPTH = 8
 
 
 @dataclass
@@ -169,10 +172,33 @@ class Worker:
         return self.info
 
     def run(self, case_id: str) -> Attempt:
-        if self._process is None or not self._ready or not self._process.is_alive():
-            self._start()
+        """One case, waited for."""
+        return next(self.attempts([case_id]))[1]
+
+    def attempts(self, case_ids, depth: int = PIPELINE_DEPTH):
+        """Yield ``(case_id, Attempt)`` in order, keeping up to ``depth`` case ids queued in the process.
+
+        Queued ids spare a round trip between cases: the process starts the next case as soon as it has
+        sent an answer. The per-case limit still holds, because the process works through its queue in
+        order: the wait for the oldest id starts when the answer before it arrived. After a crash or a
+        timeout the process is restarted and the ids it had queued are sent again.
+        """
+        waiting = deque(case_ids)
+        queued: deque = deque()
+        while waiting or queued:
+            if self._process is None or not self._ready or not self._process.is_alive():
+                waiting.extendleft(reversed(queued))
+                queued.clear()
+                self._start()
+            while waiting and len(queued) < depth:
+                queued.append(waiting.popleft())
+                self._connection.send(queued[-1])
+            attempt = self._receive()
+            yield queued.popleft(), attempt
+
+    def _receive(self) -> Attempt:
+        """The answer to the oldest queued case; a timeout or a death stops the process."""
         start = time.perf_counter()
-        self._connection.send(case_id)
         try:
             if not self._connection.poll(self.timeout):
                 self.stop()
@@ -181,7 +207,7 @@ class Worker:
                     message=f"no answer within {self.timeout:g} s (per-case limit)",
                     seconds=time.perf_counter() - start,
                 )
-            attempt = self._connection.recv()
+            return self._connection.recv()
         except (EOFError, ConnectionError):
             if self._process is not None:
                 self._process.join(5)  # the pipe can close before the exit status is known
@@ -190,7 +216,6 @@ class Worker:
             return Attempt(
                 "crash", message=f"the adapter's process died (exit code {code})", seconds=time.perf_counter() - start
             )
-        return attempt
 
     def stop(self) -> None:
         if self._process is not None:

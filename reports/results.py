@@ -3,12 +3,18 @@
 Per-framework runs (one tox env each) write their files to their own directories; a report, a gate
 or a site is built from several of them at once. The same adapter may appear in several versions
 (two onnxruntime releases): each is its own run, labelled with its versions.
+
+A run split into shards (``run --shard K/N``, one CI job each) leaves one file per shard, its envelope
+saying ``"shard": {"index": K, "count": N}``; the shards of one adapter and versions are read back as
+one run, wherever their files lie. A shard that is missing leaves that run unfinished; shards that
+cannot be parts of one run (a shard twice, a case twice, another profile or commit) are an error.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 from conformance.records import file_kind, read_result_file
@@ -23,6 +29,8 @@ class Run:
     records: list[dict]
     end: dict | None
     label: str = ""
+    parts: list[Run] = field(default_factory=list)  # a sharded run's shard files, by shard index
+    missing_shards: list[int] = field(default_factory=list)
 
     @property
     def adapter(self) -> str:
@@ -37,8 +45,24 @@ class Run:
         return ", ".join(f"{package} {version}" for package, version in sorted(self.versions.items())) or "-"
 
     @property
+    def shard(self) -> dict | None:
+        return self.envelope.get("shard")
+
+    @property
+    def paths(self) -> list[Path]:
+        """The files the run was read from: one, or its shards'."""
+        return [part.path for part in self.parts] or [self.path]
+
+    @property
     def unfinished(self) -> str | None:
         """Why the run did not finish, or None if it did."""
+        if self.parts:  # each shard's own file says best where it stopped
+            reasons = [part.unfinished for part in self.parts if part.unfinished]
+            if self.missing_shards:
+                missing, count = ", ".join(map(str, self.missing_shards)), self.envelope["shards"]
+                given = ", ".join(map(str, self.paths))
+                reasons.insert(0, f"{self.label or self.adapter}: shards {missing} of {count} missing (given: {given})")
+            return "; ".join(reasons) or None
         if self.end is None:
             return f"{self.path}: no end line (the run was killed or is still going) after {len(self.records)} records"
         if self.end["records"] < self.end["planned"]:
@@ -80,8 +104,108 @@ def load(paths) -> ResultSet:
             continue
         envelope, records, end = read_result_file(path)
         results.runs.append(Run(path, envelope, records, end))
+    results.runs = _merge_shards(results.runs)
     _label(results.runs)
     return results
+
+
+# What the shards of one run must share besides adapter and versions. The suite commit is among them:
+# a profile's cases, and how each is judged, are those of a commit, and each shard's planned count is
+# only its own, so shards of two commits could leave cases out with no count showing it. Time, platform
+# and CPU model may differ: each shard is its own CI job, on whichever runner it was given.
+SHARED = ("device", "profile", "suite_commit", "precision", "unavailable")
+
+
+def _merge_shards(runs: list[Run]) -> list[Run]:
+    """The runs, with the shards of each adapter and versions merged into one run where its first shard was."""
+    shards: dict[tuple, list[Run]] = {}
+    for run in runs:
+        if run.shard is not None:
+            shards.setdefault((run.adapter, run.version_text), []).append(run)
+    _check_versions(list(shards.values()))
+    merged = {key: _merged(parts) for key, parts in shards.items()}
+    result = []
+    for run in runs:
+        if run.shard is None:
+            result.append(run)
+        elif run is shards[(run.adapter, run.version_text)][0]:
+            result.append(merged[(run.adapter, run.version_text)])
+    return result
+
+
+def _check_versions(groups: list[list[Run]]) -> None:
+    """Two runs of one adapter in two versions each have their own shard 1, 2, ...; shards in two versions whose
+    indices never meet are one run whose CI jobs installed different versions, not two runs."""
+    for one, other in combinations(groups, 2):
+        indices = {part.shard["index"] for part in one}
+        if one[0].adapter != other[0].adapter or indices & {part.shard["index"] for part in other}:
+            continue
+        raise ValueError(
+            f"shards of {one[0].adapter} disagree on framework_versions: {one[0].version_text} in {_names(one)}; "
+            f"{other[0].version_text} in {_names(other)}. The shards of one run must run the same versions"
+        )
+
+
+def _merged(parts: list[Run]) -> Run:
+    """One run from its shards: their records in case-id order, their counts summed."""
+    parts = _in_shard_order(parts)
+    found_in: dict[str, Path] = {}
+    for part in parts:
+        for record in part.records:
+            earlier = found_in.setdefault(record["case_id"], part.path)
+            if earlier != part.path:
+                raise ValueError(f"case {record['case_id']} is in two shards: {earlier} and {part.path}")
+    count = parts[0].shard["count"]
+    envelope = {key: value for key, value in parts[0].envelope.items() if key != "shard"}
+    envelope.update(
+        shards=count,
+        planned=sum(part.envelope["planned"] for part in parts),
+        timestamp_utc=min(part.envelope["timestamp_utc"] for part in parts),  # when the run began, as unsharded
+        device_model=_each(part.envelope.get("device_model") for part in parts),
+        platform={key: _each(part.envelope["platform"].get(key) for part in parts) for key in envelope["platform"]},
+    )
+    end = None
+    if all(part.end is not None for part in parts):
+        end = {"type": "end", **{key: sum(part.end[key] for part in parts) for key in ("planned", "records")}}
+    return Run(
+        path=parts[0].path,
+        envelope=envelope,
+        records=sorted((record for part in parts for record in part.records), key=lambda record: record["case_id"]),
+        end=end,
+        parts=parts,
+        missing_shards=sorted(set(range(1, count + 1)) - {part.shard["index"] for part in parts}),
+    )
+
+
+def _in_shard_order(parts: list[Run]) -> list[Run]:
+    """The shards by index, once they are known to be parts of one run."""
+    name = f"{parts[0].adapter} ({parts[0].version_text})"
+    for key in ("shard count", *SHARED):
+        values: dict[str, list[Run]] = {}
+        for part in parts:
+            value = part.shard["count"] if key == "shard count" else part.envelope.get(key)
+            values.setdefault(json.dumps(value, sort_keys=True), []).append(part)
+        if len(values) > 1:
+            found = "; ".join(f"{value} in {_names(same)}" for value, same in values.items())
+            raise ValueError(f"shards of {name} disagree on {key}: {found}")
+    by_index: dict[int, Run] = {}
+    for part in parts:
+        index, count = part.shard["index"], part.shard["count"]
+        if not 1 <= index <= count:
+            raise ValueError(f"{part.path}: shard {index} of {count} does not exist")
+        if index in by_index:
+            raise ValueError(f"shard {index} of {count} of {name} given twice: {by_index[index].path} and {part.path}")
+        by_index[index] = part
+    return [by_index[index] for index in sorted(by_index)]
+
+
+def _names(runs: list[Run]) -> str:
+    return ", ".join(str(run.path) for run in runs)
+
+
+def _each(values) -> str:
+    """The shards' machines all named, each once: one value where every shard ran on the same kind."""
+    return " / ".join(dict.fromkeys(str(value) for value in values))
 
 
 def _label(runs: list[Run]) -> None:
@@ -92,7 +216,7 @@ def _label(runs: list[Run]) -> None:
     for adapter, same in by_adapter.items():
         versions = {run.version_text for run in same}
         if len(versions) < len(same):
-            paths = ", ".join(str(run.path) for run in same)
+            paths = ", ".join(str(path) for run in same for path in run.paths)
             raise ValueError(f"adapter {adapter!r} appears twice with the same versions ({paths}): give one of them")
         for run in same:
             run.label = adapter if len(same) == 1 else f"{adapter} ({run.version_text})"

@@ -69,6 +69,17 @@ class Hangs:
         time.sleep(30)
 
 
+class HangsOn2D:
+    """Hangs on 2-D cases, works on the others."""
+
+    name = "vendor-hang-2d"
+
+    def run(self, case, x, w, bias):
+        if case.rank == 2:
+            time.sleep(30)
+        return _compute(case, x, w, bias)
+
+
 instance = Correct()  # an adapter may also be given as a ready instance
 
 

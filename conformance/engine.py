@@ -1,0 +1,299 @@
+"""The conformance run without pytest: ``python -m conformance run``.
+
+Each adapter's worker process runs its cases in order (``runner.Feed``); this process judges every
+attempt against the shared reference and the register (``runner.AdapterRun.record``) and writes the
+records, and JUnit XML when asked. ``pytest conformance`` is the same run as pytest tests: the same
+ids (``adapter:case-id``), markers (the framework's name), ``-k`` and records; it costs pytest's
+protocol per test, which is more than the comparison itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import re
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# pytest's own -k language and matcher, so that both front ends select the same tests.
+from _pytest.mark import KeywordMatcher
+from _pytest.mark.expression import Expression
+
+from conformance.case import Case
+from conformance.divergences import REGISTER_DIR
+from conformance.grid import profile
+from conformance.runner import AdapterRun, Feed
+from conformance.worker import Worker
+
+TEST_MODULE = "test_conformance.py"
+TEST_FUNCTION = "test_case"
+# Attempts waiting to be judged, at most: a slow judge holds the workers back rather than memory filling.
+BACKLOG = 256
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (1-based): a case belongs to one shard, chosen by its id alone, so
+    every adapter and every machine agrees, and the shards of a profile together are the profile."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        if not found or not 1 <= int(found[1]) <= int(found[2]):
+            raise ValueError(f"shard {text!r}: give K/N with 1 <= K <= N, e.g. 2/4")
+        return cls(int(found[1]), int(found[2]))
+
+    def holds(self, case_id: str) -> bool:
+        digest = hashlib.sha256(case_id.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def marker_name(framework: str) -> str:
+    """The pytest marker of a framework's tests (its name as an identifier)."""
+    return re.sub(r"\W", "_", framework)
+
+
+def test_id(adapter: str, case_id: str) -> str:
+    return f"{adapter}:{case_id}"
+
+
+def keyword_names(adapter: str, framework: str, case: Case) -> set[str]:
+    """The names pytest's ``-k`` matches for this test: the test's name, its module and folder, its marker."""
+    return {f"{TEST_FUNCTION}[{test_id(adapter, case.id)}]", TEST_MODULE, "conformance", marker_name(framework)}
+
+
+def keyword_filter(expression: str | None):
+    """A predicate over ``keyword_names`` for a ``-k`` expression (None: everything)."""
+    if not expression or not expression.strip():
+        return lambda names: True
+    try:
+        compiled = Expression.compile(expression)
+    except SyntaxError as error:  # what pytest's parser raises for a malformed expression
+        raise ValueError(f"-k {expression!r}: {error.msg}") from None
+    return lambda names: compiled.evaluate(KeywordMatcher(names))
+
+
+@dataclass
+class Options:
+    adapters: list[str]
+    profile: str = "smoke"
+    dtypes: list[str] = field(default_factory=list)
+    results: Path = Path("results")
+    case_timeout: float = 60.0
+    register: Path = REGISTER_DIR
+    keyword: str | None = None
+    shard: Shard | None = None
+    junitxml: Path | None = None
+    progress: bool | None = None  # None: on a terminal only
+
+
+def planned_cases(options: Options) -> list[Case]:
+    """The profile's cases narrowed by dtype and shard (before each adapter takes those it speaks)."""
+    cases = profile(options.profile)
+    if options.dtypes:
+        cases = [case for case in cases if case.dtype in options.dtypes]
+    if options.shard:
+        cases = [case for case in cases if options.shard.holds(case.id)]
+    return cases
+
+
+def start_adapters(options: Options) -> dict[str, AdapterRun]:
+    """Every adapter's process imports its framework at the same time; then each is described in turn."""
+    workers = [Worker(spec, timeout=options.case_timeout).launch() for spec in options.adapters]
+    runs = {}
+    for spec, worker in zip(options.adapters, workers):
+        run = AdapterRun(
+            spec,
+            worker=worker,
+            timeout=options.case_timeout,
+            register_dir=options.register,
+            results_dir=options.results,
+            profile=options.profile,
+            shard=options.shard,
+        )
+        runs[run.name] = run
+    return runs
+
+
+def selection(options: Options, runs: dict[str, AdapterRun]) -> dict[str, list[Case]]:
+    """Each adapter's cases: those of the plan it speaks, then those ``-k`` keeps."""
+    selected = keyword_filter(options.keyword)
+    cases = planned_cases(options)
+    return {
+        name: [
+            case for case in cases if run.speaks(case) and selected(keyword_names(name, run.info["framework"], case))
+        ]
+        for name, run in runs.items()
+    }
+
+
+@dataclass
+class Finished:
+    """What a run did: per adapter, its cases and records; the problems that fail it."""
+
+    runs: dict[str, AdapterRun]
+    records: dict[str, list[dict]]
+    seconds: float
+    register_problems: list[str]
+
+    @property
+    def unexplained(self) -> list[dict]:
+        return [record for records in self.records.values() for record in records if not record["explained"]]
+
+    @property
+    def exit_status(self) -> int:
+        if not any(self.records.values()) and not any(run.info["unavailable"] for run in self.runs.values()):
+            return 5  # as pytest: nothing was selected
+        return 1 if self.unexplained or self.register_problems else 0
+
+
+def execute(options: Options, out=sys.stdout) -> Finished:
+    """Run the selected cases on every adapter and write their records; print what happened."""
+    start = time.perf_counter()
+    runs = start_adapters(options)
+    chosen = selection(options, runs)
+    records: dict[str, list[dict]] = {name: [] for name in runs}
+    judged: queue.Queue = queue.Queue(maxsize=BACKLOG)
+    feeds = []
+    try:
+        for name, run in runs.items():
+            run.planned = 0 if run.info["unavailable"] else len(chosen[name])
+            if run.planned:
+                feeds.append(
+                    Feed(run.worker, chosen[name], lambda case, attempt, run=run: judged.put((run, case, attempt)))
+                )
+        bars = _progress_bars(options, runs)
+        remaining = sum(run.planned for run in runs.values())
+        while remaining:
+            run, case, attempt = judged.get()
+            records[run.name].append(run.record(case, attempt))
+            remaining -= 1
+            if run.name in bars:
+                bars[run.name].update()
+        for bar in bars.values():
+            bar.close()
+    finally:
+        for feed in feeds:
+            feed.stop()
+        for run in runs.values():
+            run.stop()
+            run.open_file().close()  # an unavailable or deselected adapter still leaves its envelope
+    narrowed = bool(options.dtypes or options.keyword or options.shard)
+    finished = Finished(runs, records, time.perf_counter() - start, register_problems(runs, chosen, narrowed))
+    if options.junitxml:
+        write_junit(finished, chosen, Path(options.junitxml))
+    _summary(finished, out)
+    return finished
+
+
+def _progress_bars(options: Options, runs: dict[str, AdapterRun]) -> dict:
+    """One bar per adapter with its rate and ETA on a terminal; nothing in a CI log."""
+    shown = sys.stderr.isatty() if options.progress is None else options.progress
+    if not shown:
+        return {}
+    from tqdm import tqdm
+
+    width = max(len(name) for name in runs)
+    return {
+        name: tqdm(total=run.planned, desc=name.ljust(width), unit="case", position=index, leave=True, file=sys.stderr)
+        for index, (name, run) in enumerate(runs.items())
+        if run.planned
+    }
+
+
+def register_problems(runs: dict[str, AdapterRun], chosen: dict, narrowed: bool) -> list[str]:
+    """A complete run must meet every register entry; a narrowed one (dtype, -k, shard) need not."""
+    if narrowed:
+        return []
+    return [
+        f"{run.name}: register entry {entry.id!r} matched no case of this run"
+        for run in runs.values()
+        if not run.info["unavailable"] and sum(run.outcomes.values()) == len(chosen[run.name])
+        for entry in run.register.entries
+        if entry.id not in run.matched
+    ]
+
+
+def tallies(runs: dict[str, AdapterRun]) -> list[str]:
+    """One line per adapter: its outcomes and its result file, or why it was unavailable."""
+    lines = []
+    for run in runs.values():
+        if run.info["unavailable"]:
+            lines.append(f"{run.name}: unavailable ({run.info['unavailable']})")
+            continue
+        tally = ", ".join(f"{count} {outcome}" for outcome, count in sorted(run.outcomes.items()))
+        where = f" -> {run.file.path}" if run.file else ""
+        lines.append(f"{run.name}: {tally or 'no cases run'}{where}")
+    return lines
+
+
+def _summary(finished: Finished, out) -> None:
+    for line in tallies(finished.runs):
+        print(line, file=out)
+    for record in finished.unexplained:
+        where = finished.runs[record["adapter"]].file.path
+        print(
+            f"FAILED {test_id(record['adapter'], record['case_id'])}: {record['outcome']} "
+            f"is not explained by the divergence register (details and a repro in {where})",
+            file=out,
+        )
+    for problem in finished.register_problems:
+        print(f"REGISTER: {problem}", file=out)
+    total = sum(len(records) for records in finished.records.values())
+    rate = total / finished.seconds if finished.seconds else 0.0
+    print(
+        f"{total} results in {finished.seconds:.1f} s ({rate:.0f}/s): "
+        f"{total - len(finished.unexplained)} explained, {len(finished.unexplained)} not explained",
+        file=out,
+    )
+
+
+def write_junit(finished: Finished, chosen: dict[str, list[Case]], path: Path) -> None:
+    """JUnit XML as pytest writes it: one testcase per (adapter, case), a failure per unexplained outcome,
+    a skip per case of an unavailable adapter."""
+    suite = ElementTree.Element("testsuite", name="conformance")
+    counts = Counter()
+    for name, run in finished.runs.items():
+        if run.info["unavailable"]:
+            for case in chosen[name]:
+                element = _testcase(suite, name, case.id, 0.0)
+                ElementTree.SubElement(element, "skipped", message=f"{name} unavailable: {run.info['unavailable']}")
+                counts["skipped"] += 1
+            continue
+        for record in finished.records[name]:
+            element = _testcase(suite, name, record["case_id"], record["duration_s"])
+            if not record["explained"]:
+                failure = ElementTree.SubElement(
+                    element, "failure", message=f"{record['outcome']} is not explained by the divergence register"
+                )
+                failure.text = f"outcome {record['outcome']} (raw {record['raw_outcome']})\nrepro:\n{record['repro']}"
+                counts["failures"] += 1
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(counts["failures"]))
+    suite.set("skipped", str(counts["skipped"]))
+    suite.set("errors", "0")
+    suite.set("time", f"{finished.seconds:.3f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ElementTree.ElementTree(ElementTree.Element("testsuites"))
+    tree.getroot().append(suite)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _testcase(suite, adapter: str, case_id: str, seconds: float):
+    return ElementTree.SubElement(
+        suite,
+        "testcase",
+        classname="conformance.test_conformance",
+        name=f"{TEST_FUNCTION}[{adapter}:{case_id}]",
+        time=f"{seconds:.6f}",
+    )

@@ -1,0 +1,174 @@
+"""The engine behind ``python -m conformance run``: pipelined workers, shards, -k as pytest reads it,
+the same records as ``pytest conformance``, JUnit XML, progress."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conformance.case import Case
+from conformance.engine import Options, Shard, execute, keyword_filter, keyword_names
+from conformance.grid import profile
+from conformance.worker import Worker
+from reports.results import load
+
+ROOT = Path(__file__).resolve().parent.parent
+CORRECT = "tests.plugin_adapters:Correct"
+# Fields that differ between two runs of the same cases: when and how fast.
+VOLATILE = {"duration_s"}
+
+
+def _comparable(records) -> list[dict]:
+    return sorted(({k: v for k, v in r.items() if k not in VOLATILE} for r in records), key=lambda r: r["case_id"])
+
+
+# --- shards -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "1/0", "a/b", "2", "-1/4", ""])
+def test_a_bad_shard_is_refused_with_the_form_to_use(text):
+    with pytest.raises(ValueError, match="give K/N with 1 <= K <= N"):
+        Shard.parse(text)
+
+
+@pytest.mark.parametrize("profile_name", ["smoke", "default", "full"])
+def test_shards_partition_every_profile_evenly(profile_name):
+    ids = [case.id for case in profile(profile_name)]
+    owners = Counter()
+    for case_id in ids:
+        (owner,) = [k for k in range(1, 5) if Shard(k, 4).holds(case_id)]  # exactly one shard holds each case
+        owners[owner] += 1
+    assert sum(owners.values()) == len(ids)
+    # A hash split is binomial: each shard within 5 standard deviations of a quarter (a chance of about 1e-6).
+    spread = 5 * (len(ids) * 0.25 * 0.75) ** 0.5
+    assert all(abs(count - len(ids) / 4) <= spread for count in owners.values()), owners
+
+
+def test_a_cases_shard_depends_on_its_id_alone():
+    # Pinned: a change of the split would move cases between CI jobs' caches and merged histories.
+    assert [k for k in range(1, 5) if Shard(k, 4).holds("1d-n1-ci1-co1-i1-g1-k1-s1-p0.0-op0-d1-nb-f64")] == [3]
+    assert [
+        k for k in range(1, 4) if Shard(k, 3).holds("2d-n1-ci1-co1-i2x2-g1-k2x2-s1x1-p0.0x0.0-op0x0-d1x1-nb-f64")
+    ] == [3]
+
+
+# --- -k, as pytest reads it ---------------------------------------------------------------------------------
+
+# Names, markers (vendor_correct: the framework), the module, negation, parentheses, one that selects nothing.
+EXPRESSIONS = [
+    "2d and k3x3",
+    "not f64",
+    "vendor_correct and (1d or 3d)",
+    "test_conformance and -b-",
+    "CORRECT",
+    "nomatch",
+]
+
+
+def _pytest_selection(expression: str) -> list[str]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--adapter", CORRECT, "--profile", "smoke", "-k", expression],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return sorted(line.split("[", 1)[1][:-1] for line in completed.stdout.splitlines() if "::test_case[" in line)
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_k_selects_what_pytest_selects(expression):
+    selected = keyword_filter(expression)
+    ours = sorted(
+        f"vendor-correct:{case.id}"
+        for case in profile("smoke")
+        if case.mode == "explicit" and selected(keyword_names("vendor-correct", "vendor-correct", case))
+    )
+    assert ours == _pytest_selection(expression)
+    assert (len(ours) == 0) == (expression == "nomatch")
+
+
+def test_a_malformed_k_names_the_expression():
+    with pytest.raises(ValueError, match=r"-k '2d and \(':"):
+        keyword_filter("2d and (")
+
+
+# --- the worker's pipeline ----------------------------------------------------------------------------------
+
+
+def test_a_pipelined_worker_keeps_order_through_a_crash_and_a_hang():
+    cases = [Case(input_size=(4,), kernel=3), Case(input_size=(3, 3), kernel=2), Case(input_size=(5,), kernel=2)]
+    for spec, failure in (("tests.plugin_adapters:Crashes", "crash"), ("tests.plugin_adapters:HangsOn2D", "timeout")):
+        worker = Worker(spec, timeout=2)
+        try:
+            answers = list(worker.attempts([case.id for case in cases] * 2, depth=4))
+        finally:
+            worker.stop()
+        assert [case_id for case_id, _ in answers] == [case.id for case in cases] * 2
+        assert [attempt.status for _, attempt in answers] == ["ok", failure, "ok"] * 2
+        assert all(attempt.output.shape == case.output_shape for (_, attempt), case in zip(answers[::2], cases[::2]))
+
+
+# --- one run, two front ends; shards merge back into it -----------------------------------------------------
+
+
+def _engine(tmp_path, name, adapter=CORRECT, **options):
+    with open(tmp_path / f"{name}.log", "w") as log:
+        return execute(Options(adapters=[adapter], results=tmp_path / name, **options), out=log)
+
+
+def test_the_engine_and_pytest_write_the_same_records(tmp_path):
+    finished = _engine(tmp_path, "engine", keyword="2d")
+    assert finished.exit_status == 0 and len(finished.records["vendor-correct"]) > 20
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", "--adapter", CORRECT,
+         "--profile", "smoke", "-k", "2d", "--results", str(tmp_path / "pytest")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    (engine,), (front,) = load([tmp_path / "engine"]).runs, load([tmp_path / "pytest"]).runs
+    assert _comparable(engine.records) == _comparable(front.records)
+    assert engine.end == front.end == {"type": "end", "planned": len(engine.records), "records": len(engine.records)}
+
+
+def test_a_sharded_run_merges_into_the_unsharded_one(tmp_path):
+    whole = _engine(tmp_path, "whole")
+    for index in (1, 2, 3):
+        _engine(tmp_path, "shards", shard=Shard(index, 3))
+    shard_files = sorted(path.name for path in (tmp_path / "shards").iterdir())
+    assert shard_files == [f"vendor-correct.shard-{k}-of-3.jsonl" for k in (1, 2, 3)]
+    (unsharded,), (merged,) = load([tmp_path / "whole"]).runs, load([tmp_path / "shards"]).runs
+    assert len(unsharded.records) == len(whole.records["vendor-correct"]) > 100
+    assert _comparable(merged.records) == _comparable(unsharded.records)
+    assert merged.envelope["planned"] == unsharded.envelope["planned"] and merged.unfinished is None
+
+
+def test_junit_xml_has_a_testcase_per_result_and_a_failure_per_unexplained_outcome(tmp_path):
+    path = tmp_path / "junit.xml"
+    finished = _engine(tmp_path, "flipped", "tests.plugin_adapters:FlippedKernel", keyword="1d", junitxml=path)
+    suite = ElementTree.parse(path).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    failures = [case for case in cases if case.find("failure") is not None]
+    assert finished.exit_status == 1 and len(cases) == len(finished.records["vendor-flipped"]) > 5
+    assert len(failures) == len(finished.unexplained) == int(suite.get("failures")) > 0
+    assert all(case.get("name").startswith("test_case[vendor-flipped:1d-") for case in cases)
+
+
+def test_progress_bars_show_each_adapter_with_its_rate_only_when_asked(tmp_path, capfd):
+    _engine(tmp_path, "quiet", keyword="1d")  # not a terminal: no bar
+    assert "case/s" not in capfd.readouterr().err
+    _engine(tmp_path, "shown", keyword="1d", progress=True)
+    shown = capfd.readouterr().err
+    assert "vendor-correct" in shown and "case/s" in shown and "100%" in shown
+
+
+def test_the_summary_counts_results_and_the_exit_status_follows_pytest(tmp_path):
+    finished = _engine(tmp_path, "none", keyword="nomatch")
+    assert finished.exit_status == 5  # nothing selected, as pytest says it
+    log = (tmp_path / "none.log").read_text()
+    assert "0 results" in log
+    header = json.loads((tmp_path / "none" / "vendor-correct.jsonl").read_text().splitlines()[0])
+    assert header["planned"] == 0
