@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 
 from adapters.capabilities import Capabilities
 from conformance.invalid import CANONICAL_RULES
@@ -75,6 +76,27 @@ class ShapeOnly:
     def __init__(self, shape, dtype: str):
         self.shape = tuple(int(v) if v is not None else None for v in shape)
         self.dtype = str(dtype)
+
+
+# The thread pools of the frameworks, set before a framework is imported. A run computes small cases in
+# several adapters' processes at once: a framework's own pool of one thread per core then only adds
+# contention (torch's default profile on 2 cores: 1.7 s with 2 threads, 0.3 s with 1).
+THREAD_LIMIT = "CONFORMANCE_THREADS"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+
+
+def limit_threads(count: int) -> None:
+    """Give every framework loaded after this ``count`` threads per operation (0: the framework's own default)."""
+    if count > 0:
+        os.environ[THREAD_LIMIT] = str(count)
+        for variable in THREAD_VARIABLES:
+            os.environ[variable] = str(count)
+
+
+def thread_limit() -> int | None:
+    """The threads per operation a framework is given, for adapters that set their pool themselves."""
+    value = os.environ.get(THREAD_LIMIT)
+    return int(value) if value else None
 
 
 STAGES = ("construction", "call")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters import ShapeOnly, stage
+from adapters import ShapeOnly, stage, thread_limit
 from adapters.capabilities import Capabilities, require
 from adapters.snippets import input_lines
 from conformance import modes
@@ -146,6 +146,7 @@ class OnnxRuntime:
         onnxruntime.set_default_logger_severity(4)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 4
+        options.intra_op_num_threads = thread_limit() or 0  # 0: onnxruntime's default, one per core
         with stage("construction"):  # a provider without a kernel for the dtype refuses here (NOT_IMPLEMENTED)
             session = onnxruntime.InferenceSession(
                 build_model(case).SerializeToString(), options, providers=[self.provider]

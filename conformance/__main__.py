@@ -23,6 +23,7 @@ def _run(args: argparse.Namespace) -> int:
         dtypes=args.dtype,
         results=Path(args.results),
         case_timeout=args.case_timeout,
+        threads=args.threads,
         register=Path(args.register),
         keyword=args.k,
         shard=args.shard,
@@ -50,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--dtype", action="append", default=[], help="only this dtype (repeatable)")
     run.add_argument("--results", default="results", help="directory for the result files (default results)")
     run.add_argument("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per operation in each framework (default 1: adapters run side by side; 0: the framework's own)",
+    )
     run.add_argument("-k", default=None, help="pytest -k expression over the ids 'adapter:case-id' and framework names")
     run.add_argument(
         "--shard", type=_shard, default=None, help="run shard K of N of the profile (K/N, split by case id)"

@@ -267,3 +267,14 @@ def make_inputs(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     w = (rng.uniform(-1.0, 1.0, case.weight_shape) / np.sqrt(fan_in)).astype(dtype)
     bias = rng.uniform(-0.5, 0.5, case.out_channels).astype(dtype) if case.bias else None
     return x, w, bias
+
+
+@functools.lru_cache(maxsize=4096)
+def shared_inputs(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``make_inputs``, drawn once per case for the reference and every adapter of a run, and read-only
+    so that no one can change what the others see."""
+    arrays = make_inputs(case)
+    for array in arrays:
+        if array is not None:
+            array.flags.writeable = False
+    return arrays

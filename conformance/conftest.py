@@ -39,6 +39,7 @@ def pytest_addoption(parser):
     group.addoption("--dtype", action="append", default=[], help="only cases of this dtype (repeatable)")
     group.addoption("--results", default="results", help="directory for the JSON Lines result files")
     group.addoption("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
+    group.addoption("--threads", type=int, default=1, help="threads per operation in each framework (0: its own)")
     group.addoption("--register", default=str(REGISTER_DIR), help="directory of divergence register files")
     group.addoption("--shard", default=None, type=Shard.parse, help="run shard K of N of the profile (K/N)")
 
@@ -69,6 +70,7 @@ class ConformanceRun:
             dtypes=config.getoption("dtype"),
             results=Path(config.getoption("results")),
             case_timeout=config.getoption("case_timeout"),
+            threads=config.getoption("threads"),
             register=Path(config.getoption("register")),
             shard=config.getoption("shard"),
         )

@@ -90,6 +90,7 @@ class Options:
     dtypes: list[str] = field(default_factory=list)
     results: Path = Path("results")
     case_timeout: float = 60.0
+    threads: int = 1  # per operation in each framework; 0: the framework's own default
     register: Path = REGISTER_DIR
     keyword: str | None = None
     shard: Shard | None = None
@@ -109,7 +110,9 @@ def planned_cases(options: Options) -> list[Case]:
 
 def start_adapters(options: Options) -> dict[str, AdapterRun]:
     """Every adapter's process imports its framework at the same time; then each is described in turn."""
-    workers = [Worker(spec, timeout=options.case_timeout).launch() for spec in options.adapters]
+    workers = [
+        Worker(spec, timeout=options.case_timeout, threads=options.threads).launch() for spec in options.adapters
+    ]
     runs = {}
     for spec, worker in zip(options.adapters, workers):
         run = AdapterRun(

@@ -62,6 +62,7 @@ def envelope(
     device_model: str,
     planned: int,
     shard=None,
+    threads=None,
 ) -> dict:
     """The first line of a result file; ``shard`` (with ``index`` and ``count``) only for one shard of a run."""
     header = {
@@ -81,6 +82,7 @@ def envelope(
         "precision": precision,
         "profile": profile,
         "planned": planned,
+        "threads": threads,  # per operation in the framework (see adapters.limit_threads)
     }
     if shard is not None:
         header["shard"] = {"index": shard.index, "count": shard.count}

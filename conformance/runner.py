@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from adapters.capabilities import Capabilities
-from conformance.case import Case, make_inputs
+from conformance.case import Case, shared_inputs
 from conformance.compare import (
     accumulation_length,
     compare,
@@ -36,8 +36,7 @@ from conformance.worker import Attempt, Worker
 @lru_cache(maxsize=4096)
 def _expected(case: Case):
     """The reference output and tolerance, computed once per case and shared by every adapter of a run."""
-    x, w, bias = make_inputs(case)
-    return expected_and_tolerance(case, x, w, bias)
+    return expected_and_tolerance(case, *shared_inputs(case))
 
 
 def expected(case: Case, widen: float = 1.0):
@@ -68,13 +67,12 @@ class Feed:
         self._thread.start()
 
     def _work(self) -> None:
-        by_id = {case.id: case for case in self.cases}
         done = 0
         try:
-            for case_id, attempt in self.worker.attempts(list(by_id)):
+            for case, attempt in self.worker.attempts(self.cases):
                 if self._stopping:
                     return
-                self._deliver(by_id[case_id], attempt)
+                self._deliver(case, attempt)
                 done += 1
         except Exception as error:  # e.g. a worker that cannot restart
             lost = Attempt("crash", message=f"the adapter's process could not be restarted: {error}")
@@ -147,6 +145,7 @@ class AdapterRun:
                 else self.info.get("versions", {}).get("device", self.info["device"]),
                 planned=self.planned,
                 shard=self.shard,
+                threads=self.info.get("threads"),
             )
             header["unavailable"] = self.info["unavailable"]
             self.file = ResultFile(self.results_dir, self.name, header)
@@ -154,7 +153,7 @@ class AdapterRun:
 
     def execute(self, case) -> dict:
         """Run one case now and record it."""
-        return self.record(case, self.worker.run(case.id))
+        return self.record(case, self.worker.run(case))
 
     def record(self, case, attempt: Attempt) -> dict:
         """Judge an attempt against the reference and the register, append its record, and return it."""
@@ -162,7 +161,7 @@ class AdapterRun:
         self.matched.update(entry.id for entry in entries)
         widen = widening(entries)
         if case.violates:
-            comparison = judge_must_reject(case, *make_inputs(case), attempt)
+            comparison = judge_must_reject(case, *shared_inputs(case), attempt)
             raw_outcome, metrics = comparison.outcome, comparison.metrics
         elif attempt.status == "ok":  # values come back only from an adapter that computes a real output
             reference, tolerance = expected(case, widen) if attempt.output is not None else (None, None)
@@ -177,7 +176,7 @@ class AdapterRun:
             )
             raw_outcome, metrics = comparison.outcome, comparison.metrics
             if raw_outcome in ("shape_mismatch", "value_mismatch") and attempt.output is not None:
-                metrics["observed_window"] = observed_crop(case, *make_inputs(case), attempt.output)
+                metrics["observed_window"] = observed_crop(case, *shared_inputs(case), attempt.output)
         else:
             raw_outcome = attempt.status
             metrics = {"message": attempt.message}

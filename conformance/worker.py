@@ -1,7 +1,8 @@
 """Runs an adapter in a child process, so that a framework that crashes or hangs costs one case.
 
-The child rebuilds each case and its inputs from the case id (inputs are deterministic) and sends
-back the output widened exactly to float64 with its original dtype name, or why there is none.
+The parent sends each case with its inputs (drawn once per case for every adapter and the reference);
+the child sends back the output widened exactly to float64 with its original dtype name, or why there
+is none.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from conformance.case import shared_inputs
+
 _CONTEXT = multiprocessing.get_context("spawn")
-# Case ids queued in an adapter's process ahead of its answers (see Worker.attempts).
+# Cases queued in an adapter's process ahead of its answers (see Worker.attempts).
 PIPELINE_DEPTH = 8
+QUEUED_BYTES = 32 * 1024  # well inside a pipe's buffer
 
 
 @dataclass
@@ -46,6 +50,7 @@ def describe(adapter) -> dict:
         "capabilities": adapters.capabilities(adapter).to_data(),
         "unavailable": adapters.availability(adapter),
     }
+    info["threads"] = adapters.thread_limit() or "framework default"
     if info["unavailable"] is None:
         info["versions"] = adapters.versions(adapter)
         info["precision"] = adapters.precision(adapter)
@@ -66,12 +71,9 @@ def read_output(result, attempt: Attempt) -> None:
         attempt.output = array.astype(np.float64)
 
 
-def _attempt(adapter, case_id: str) -> Attempt:
+def _attempt(adapter, case, x, w, bias) -> Attempt:
     import adapters
-    from conformance.case import Case, make_inputs
 
-    case = Case.from_id(case_id)
-    x, w, bias = make_inputs(case)
     attempt = Attempt("ok")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -115,28 +117,38 @@ def _send(connection, attempt: Attempt) -> None:
         connection.send(Attempt("suite_error", message=problem, seconds=attempt.seconds))
 
 
-def _serve(spec: str, connection) -> None:
+def _serve(spec: str, connection, threads: int) -> None:
     import adapters
 
     try:
+        adapters.limit_threads(threads)
         adapter = adapters.load(spec)
         connection.send(("ready", describe(adapter)))
     except Exception as error:
         connection.send(("failed", f"{type(error).__name__}: {error}"))
         return
-    while True:
-        case_id = connection.recv()
-        if case_id is None:
-            return
-        _send(connection, _attempt(adapter, case_id))
+    with contextlib.suppress(EOFError, ConnectionError):  # the parent closed the pipe: the run is over
+        while True:
+            _send(connection, _attempt(adapter, *connection.recv()))
+
+
+def _bytes(case) -> int:
+    return sum(array.nbytes for array in shared_inputs(case) if array is not None)
+
+
+def _fits(queued, case) -> bool:
+    """Whether one more case may be queued behind those already sent. Large inputs are sent one at a time:
+    a parent blocked sending a large case while the child is blocked sending a large answer would deadlock."""
+    return sum(map(_bytes, queued)) + _bytes(case) <= QUEUED_BYTES
 
 
 class Worker:
     """One adapter's child process; restarted after a crash or a timeout."""
 
-    def __init__(self, spec: str, timeout: float):
+    def __init__(self, spec: str, timeout: float, threads: int = 1):
         self.spec = spec
         self.timeout = timeout
+        self.threads = threads  # per operation in the framework; 0: the framework's own default
         self._process = None
         self._connection = None
         self._ready = False
@@ -145,7 +157,7 @@ class Worker:
     def launch(self) -> Worker:
         """Start the process without waiting for the framework to load (several can load at once)."""
         parent, child = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_serve, args=(self.spec, child), daemon=True)
+        self._process = _CONTEXT.Process(target=_serve, args=(self.spec, child, self.threads), daemon=True)
         self._process.start()
         child.close()
         self._connection = parent
@@ -171,28 +183,31 @@ class Worker:
             self._start()
         return self.info
 
-    def run(self, case_id: str) -> Attempt:
+    def run(self, case) -> Attempt:
         """One case, waited for."""
-        return next(self.attempts([case_id]))[1]
+        return next(self.attempts([case]))[1]
 
-    def attempts(self, case_ids, depth: int = PIPELINE_DEPTH):
-        """Yield ``(case_id, Attempt)`` in order, keeping up to ``depth`` case ids queued in the process.
+    def attempts(self, cases, depth: int = PIPELINE_DEPTH):
+        """Yield ``(case, Attempt)`` in order, keeping up to ``depth`` cases queued in the process.
 
-        Queued ids spare a round trip between cases: the process starts the next case as soon as it has
-        sent an answer. The per-case limit still holds, because the process works through its queue in
-        order: the wait for the oldest id starts when the answer before it arrived. After a crash or a
-        timeout the process is restarted and the ids it had queued are sent again.
+        Queued cases spare a round trip between cases: the process starts the next case as soon as it
+        has sent an answer. The per-case limit still holds, because the process works through its queue
+        in order: the wait for the oldest case starts when the answer before it arrived. After a crash or
+        a timeout the process is restarted and the cases it had queued are sent again.
         """
-        waiting = deque(case_ids)
+        waiting = deque(cases)
         queued: deque = deque()
         while waiting or queued:
             if self._process is None or not self._ready or not self._process.is_alive():
                 waiting.extendleft(reversed(queued))
                 queued.clear()
                 self._start()
-            while waiting and len(queued) < depth:
-                queued.append(waiting.popleft())
-                self._connection.send(queued[-1])
+            try:
+                while waiting and len(queued) < depth and (not queued or _fits(queued, waiting[0])):
+                    queued.append(waiting.popleft())
+                    self._connection.send((queued[-1], *shared_inputs(queued[-1])))
+            except (BrokenPipeError, ConnectionError):
+                pass  # the process died on an earlier case: receiving says which, and the rest are sent again
             attempt = self._receive()
             yield queued.popleft(), attempt
 
@@ -219,10 +234,9 @@ class Worker:
 
     def stop(self) -> None:
         if self._process is not None:
-            if self._process.is_alive():
-                with contextlib.suppress(OSError, ValueError):
-                    self._connection.send(None)
-                self._process.join(2)
+            # Closing the pipe ends the process's loop; sending it a word could block behind queued cases.
+            self._connection.close()
+            self._process.join(2)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from pathlib import Path
@@ -105,10 +106,10 @@ def test_a_pipelined_worker_keeps_order_through_a_crash_and_a_hang():
     for spec, failure in (("tests.plugin_adapters:Crashes", "crash"), ("tests.plugin_adapters:HangsOn2D", "timeout")):
         worker = Worker(spec, timeout=2)
         try:
-            answers = list(worker.attempts([case.id for case in cases] * 2, depth=4))
+            answers = list(worker.attempts(cases * 2, depth=4))
         finally:
             worker.stop()
-        assert [case_id for case_id, _ in answers] == [case.id for case in cases] * 2
+        assert [case for case, _ in answers] == cases * 2
         assert [attempt.status for _, attempt in answers] == ["ok", failure, "ok"] * 2
         assert all(attempt.output.shape == case.output_shape for (_, attempt), case in zip(answers[::2], cases[::2]))
 
@@ -172,3 +173,23 @@ def test_the_summary_counts_results_and_the_exit_status_follows_pytest(tmp_path)
     assert "0 results" in log
     header = json.loads((tmp_path / "none" / "vendor-correct.jsonl").read_text().splitlines()[0])
     assert header["planned"] == 0
+
+
+def test_large_cases_go_through_the_pipeline_without_deadlock():
+    # Each input is 256 KiB and each output 1 MiB, far past a pipe's buffer: queued naively, the parent
+    # would block sending while the child blocks answering.
+    big = [
+        Case(input_size=(64, 64), kernel=2, stride=2, batch=2, in_channels=4, out_channels=8, bias=b)
+        for b in (False, True)
+    ]
+    worker = Worker(CORRECT, timeout=60)
+    answers = []
+    thread = threading.Thread(target=lambda: answers.extend(worker.attempts(big * 3)), daemon=True)
+    try:
+        thread.start()
+        thread.join(60)
+        assert not thread.is_alive(), "the pipeline deadlocked"
+    finally:
+        worker.stop()
+    assert [attempt.status for _, attempt in answers] == ["ok"] * 6
+    assert all(attempt.output.shape == (2, 8, 128, 128) for _, attempt in answers)

@@ -21,9 +21,9 @@ CASE_2D = Case(input_size=(3, 3), kernel=2, stride=2)
 def test_worker_survives_a_crashing_adapter():
     worker = Worker("tests.plugin_adapters:Crashes", timeout=60)
     try:
-        crashed = worker.run(CASE_2D.id)
+        crashed = worker.run(CASE_2D)
         assert crashed.status == "crash" and "exit code 3" in crashed.message
-        recovered = worker.run(CASE_1D.id)  # a fresh process takes over
+        recovered = worker.run(CASE_1D)  # a fresh process takes over
         assert recovered.status == "ok" and recovered.output.shape == CASE_1D.output_shape
     finally:
         worker.stop()
@@ -32,7 +32,7 @@ def test_worker_survives_a_crashing_adapter():
 def test_worker_times_out_a_hanging_adapter():
     worker = Worker("tests.plugin_adapters:Hangs", timeout=1)
     try:
-        attempt = worker.run(CASE_1D.id)
+        attempt = worker.run(CASE_1D)
         assert attempt.status == "timeout" and "1 s" in attempt.message
     finally:
         worker.stop()
