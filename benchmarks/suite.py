@@ -1,78 +1,109 @@
-"""Time the conformance run per adapter: cold and warm throughput, and the suite's per-case overhead.
+"""Time the conformance run against the targets of issue 14, side by side, in one go.
 
-    python benchmarks/suite.py [--profile default] [--adapter NAME ...]
+    python benchmarks/suite.py [--profile default] [--skip-cold] [--skip-pytest] [--skip-alone]
 
-Cold: from starting the adapter's process (importing the framework) to the last record of the
-profile. Warm: the same cases again in the same process. Overhead: a case's wall time in the suite
-(input generation, transfer, reference, tolerance, comparison, record) beyond the framework's own call.
+1. Every CPU adapter, the profile's every case: on a machine's first run (an empty JAX compilation
+   cache, as on a fresh CI machine) and warm (the cache kept), against 60 s and 30 s wall.
+2. torch + onnxruntime on the explicit cases: results per second once the frameworks are loaded,
+   against 1,000/s; the same selection through ``pytest conformance`` beside it (pytest's per-test cost).
+3. Each adapter alone, warm: wall seconds and results per second, so that the first line's total can
+   be read as the sum of its parts on this machine's cores.
+
+Every run is a fresh ``python -m conformance run`` process, as a user types it.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from adapters import CPU_ADAPTERS  # noqa: E402
-from conformance.divergences import REGISTER_DIR  # noqa: E402
-from conformance.grid import profile  # noqa: E402
-from conformance.runner import AdapterRun  # noqa: E402
+
+EXPLICIT_ONLY = "not -m and not -x"  # mode cases carry -m<token> in their ids, must-reject ones -x<rule>
+SUMMARY = re.compile(r"(\d+) results in ([\d.]+) s \(frameworks loaded in ([\d.]+) s, then (\d+) results/s\)")
 
 
-def _pass(run: AdapterRun, cases) -> tuple[float, list[float], list[float]]:
+def _run(arguments: list[str], cache: Path, results: Path) -> tuple[float, int, float, float]:
+    """Wall seconds, results, startup seconds and results/s after startup of one run."""
+    environment = {**os.environ, "CONFORMANCE_JAX_CACHE": str(cache)}
     start = time.perf_counter()
-    framework, overhead = [], []
-    for case in cases:
-        begun = time.perf_counter()
-        record = run.execute(case)
-        wall = time.perf_counter() - begun
-        framework.append(record["duration_s"])
-        overhead.append(wall - record["duration_s"])
-    return time.perf_counter() - start, framework, overhead
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--results", str(results), "--no-progress", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    found = SUMMARY.search(completed.stdout)
+    if found is None:
+        raise RuntimeError(f"no summary in the run's output:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+    return wall, int(found[1]), float(found[3]), float(found[4])
+
+
+def _pytest(arguments: list[str], cache: Path, results: Path) -> tuple[float, int]:
+    environment = {**os.environ, "CONFORMANCE_JAX_CACHE": str(cache)}
+    start = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", "--results", str(results)]
+        + arguments,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    found = re.search(r"(\d+) passed", completed.stdout)
+    return wall, int(found[1]) if found else 0
+
+
+def _line(name: str, wall: float, results: int, target: str, note: str = "") -> None:
+    print(f"{name:<52}{wall:>8.1f}{results:>9}{results / wall:>10.0f}{target:>14}  {note}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="default")
-    parser.add_argument("--adapter", action="append", default=[])
+    parser.add_argument("--skip-cold", action="store_true", help="no first run with an empty JAX cache")
+    parser.add_argument("--skip-pytest", action="store_true", help="no pytest front end beside the engine")
+    parser.add_argument("--skip-alone", action="store_true", help="no per-adapter runs")
     args = parser.parse_args()
-    cases = profile(args.profile)
-    print(f"profile {args.profile}: {len(cases)} cases; each adapter runs the explicit ones and its own modes'")
-    header = (
-        f"{'adapter':<32}{'cases':>7}{'cold s':>8}{'cases/s':>9}{'warm s':>8}{'cases/s':>9}"
-        f"{'op ms':>8}{'overhead ms':>13}{'slowest ms':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    total_cold = 0.0
-    with tempfile.TemporaryDirectory() as results:
-        for spec in args.adapter or CPU_ADAPTERS:
-            started = time.perf_counter()
-            run = AdapterRun(
-                spec, timeout=60, register_dir=REGISTER_DIR, results_dir=Path(results), profile=args.profile
+    profile = ["--profile", args.profile]
+    print(f"{os.cpu_count()} cores; profile {args.profile}; every run a fresh process")
+    print(f"{'run':<52}{'wall s':>8}{'results':>9}{'per s':>10}{'target':>14}  notes")
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        cache = work / "jax-cache"
+        if not args.skip_cold:
+            wall, results, startup, rate = _run(profile, cache, work / "cold")
+            _line(
+                "every CPU adapter, first run (empty JAX cache)", wall, results, "<= 60 s", f"startup {startup:.1f} s"
             )
-            if run.info["unavailable"]:
-                print(f"{spec:<32}unavailable: {run.info['unavailable']}")
-                continue
-            spoken = [case for case in cases if run.speaks(case)]
-            _, framework, _ = _pass(run, spoken)
-            cold = time.perf_counter() - started
-            warm, framework, overhead = _pass(run, spoken)
-            run.worker.stop()
-            run.file.close()
-            total_cold += cold
-            print(
-                f"{run.name:<32}{len(spoken):>7}{cold:>8.1f}{len(spoken) / cold:>9.0f}"
-                f"{warm:>8.1f}{len(spoken) / warm:>9.0f}"
-                f"{statistics.median(framework) * 1e3:>8.2f}{statistics.median(overhead) * 1e3:>13.2f}"
-                f"{max(framework) * 1e3:>12.1f}"
-            )
-    print(f"\ncold total over these adapters: {total_cold:.1f} s (medians per case for op and overhead)")
+        wall, results, startup, rate = _run(profile, cache, work / "warm")
+        _line("every CPU adapter, warm", wall, results, "<= 30 s", f"startup {startup:.1f} s")
+
+        pair = ["--adapter", "torch", "--adapter", "onnxruntime", "-k", EXPLICIT_ONLY, *profile]
+        wall, results, startup, rate = _run(pair, cache, work / "pair")
+        _line("torch + onnxruntime, explicit cases", wall, results, ">= 1000/s", f"{rate:.0f}/s after startup")
+        if not args.skip_pytest:
+            pytest_wall, passed = _pytest(pair, cache, work / "pair-pytest")
+            _line("  the same through pytest conformance", pytest_wall, passed, "-", f"engine {wall:.1f} s")
+        if not args.skip_alone:
+            total = 0.0
+            for adapter in CPU_ADAPTERS:
+                wall, results, startup, rate = _run(["--adapter", adapter, *profile], cache, work / adapter)
+                total += wall - startup
+                _line(f"  {adapter} alone, warm", wall, results, "-", f"{rate:.0f}/s after {startup:.1f} s startup")
+            print(f"sum over adapters alone, after startup: {total:.1f} s of wall on {os.cpu_count()} cores")
     return 0
 
 

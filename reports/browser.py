@@ -61,3 +61,17 @@ def open_report(driver, index: Path, timeout: float = 30.0) -> float:
     driver.get(Path(index).resolve().as_uri())
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
     return driver.execute_script("return window.reportTimings.readyMs") / 1000
+
+
+def open_detail(driver, cell, timeout: float = 10.0) -> str:
+    """Click a matrix cell and wait until its detail, loaded on demand from the report's details files, is
+    drawn (or has failed to load); the detail panel's text."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    key = driver.execute_script("return arguments[0].parentNode.dataset.row + ':' + arguments[0].dataset.column", cell)
+    cell.click()
+    settled = "const d = document.getElementById('detail'); return d.dataset.cell === arguments[0] && d.dataset.state"
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: d.execute_script(settled, key) in ("ready", "failed")
+    )
+    return driver.find_element("id", "detail").text

@@ -1,10 +1,16 @@
-"""The HTML report: one static page (opens from disk, nothing fetched) built from result records.
+"""The HTML report: a static directory (opens from disk, nothing fetched from the network) built from
+result records.
 
 Summary per adapter, the divergence register as the records use it, the matrix of cases by adapter
 (filters, search, pages, a detail per non-pass cell with its error map and repro), the
-cross-framework equivalence of 'same'/'valid', and coverage of the parameter space. The page carries
-its data as one JSON block; the matrix is drawn page by page in the browser, so 100,000 records stay
-quick.
+cross-framework equivalence of 'same'/'valid', and coverage of the parameter space.
+
+``index.html`` carries what the first screens need: the tables, and the matrix's cases and one
+character per cell as a JSON block; the matrix is drawn page by page in the browser. The per-record
+details (metrics, error maps, messages, repros) are most of the data, so they go to
+``details/chunk-NNNN.js`` files, one per ``CHUNK_ROWS`` matrix rows, which the page loads when a cell
+is opened. They are scripts, not JSON, because Chromium refuses fetch() of a file:// page's
+neighbours but runs a ``<script src>`` beside it. So 400,000 records stay a page of a few megabytes.
 
 Cases are read from the records' case fields, never rebuilt: a must-reject case (an invalid
 configuration, its id ending in ``-x<rule>``) has no geometry.
@@ -12,15 +18,21 @@ configuration, its id ending in ``-x<rule>``) has no geometry.
 
 from __future__ import annotations
 
+import functools
+import gc
+import json
 import re
 from collections import Counter, defaultdict
+from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 
 import jinja2
+from jinja2.utils import htmlsafe_json_dumps
 
 from conformance import modes
 from conformance.case import Case
-from conformance.equivalence import analyse
+from conformance.equivalence import analyse, family_member
 from conformance.records import OUTCOMES, PASSING
 from reports.results import ResultSet, scope_text
 
@@ -31,6 +43,10 @@ COVERED = ("rank", "kernel", "stride", "padding", "output_padding", "dilation", 
 CODES = "0123456789abcdefghijklmnopqrstuvwxyz"  # one character per outcome in the matrix's cells
 BROAD = 0.5  # a divergence explaining this share of an adapter's cases or more is flagged as broad
 _VIOLATES = re.compile(r"-x([a-z0-9_]+)$")  # a must-reject case's id ends in -x<the rule it breaks>
+# Matrix rows per details file: a file of a few hundred kilobytes at a dozen adapters, loaded in a blink.
+CHUNK_ROWS = 250
+DETAILS = "details"  # the folder of details files, next to index.html
+_CHUNK_SCRIPT = re.compile(r"reportDetailsLoaded\((\d+), (.*)\);\n", re.S)
 
 
 def case_fields(record: dict) -> dict:
@@ -76,10 +92,15 @@ def case_attributes(case: dict) -> dict[str, list[str]]:
 
 def mode_kind(case: dict) -> str:
     """The mode without its sizes; a token that breaks the mode's rules (a must-reject case) as written."""
+    return _mode_kind(case["mode"], len(case["input_size"]))
+
+
+@functools.lru_cache(maxsize=4096)  # a thousand tokens in the full profile, asked for by each of its cases
+def _mode_kind(token: str, rank: int) -> str:
     try:
-        return modes.parse(case["mode"], len(case["input_size"])).kind
+        return modes.parse(token, rank).kind
     except ValueError:
-        return case["mode"]
+        return token
 
 
 def family(case: dict) -> str:
@@ -122,44 +143,106 @@ def _detail(record: dict, strings: _Strings) -> dict:
     }
 
 
-def report_data(results: ResultSet) -> dict:
-    """Everything the page shows, in a compact form the page's script reads."""
-    runs = results.runs
-    strings = _Strings()
-    cases: dict[str, dict] = {}
-    for run in runs:
+def case_table(results: ResultSet) -> dict[str, dict]:
+    """Every case the records name, worked out once (a case recurs in every adapter's file): its fields,
+    family and the values it has on each filtered or covered parameter."""
+    table = {}
+    for run in results.runs:
         for record in run.records:
-            if record["case_id"] not in cases:
+            if record["case_id"] not in table:
                 fields = case_fields(record)
-                cases[record["case_id"]] = {"id": record["case_id"], "family": family(fields), "fields": fields}
+                table[record["case_id"]] = {
+                    "id": record["case_id"],
+                    "fields": fields,
+                    "family": family(fields),
+                    "attributes": case_attributes(fields),
+                }
+    return table
+
+
+def _in_order(values) -> list[str]:
+    """Values as the filters list them: shorter first ("2" before "10"), then alphabetically."""
+    return sorted(values, key=lambda value: (len(value), value))
+
+
+def report_data(results: ResultSet, cases: dict[str, dict] | None = None) -> tuple[dict, dict[int, dict]]:
+    """What the page carries, in a compact form its script reads, and what the details files carry,
+    by file number: each file's details (keyed "row:column") and the long strings they refer to."""
+    runs = results.runs
+    cases = case_table(results) if cases is None else cases
     ordered = sorted(cases.values(), key=lambda c: (c["family"], c["id"]))
     row_of = {case["id"]: row for row, case in enumerate(ordered)}
     cells = [["-"] * len(runs) for _ in ordered]
-    details = {}
+    chunks: dict[int, dict] = defaultdict(lambda: {"details": {}, "strings": _Strings()})
     code = dict(zip(OUTCOMES, CODES))
     for column, run in enumerate(runs):
         for record in run.records:
             row = row_of[record["case_id"]]
             cells[row][column] = code[record["outcome"]]
-            if record["outcome"] != "pass" or ordered[row]["fields"]["violates"]:  # a refusal that passes
-                details[f"{row}:{column}"] = _detail(record, strings)
-    return {
+            # The page knows which cells have a detail by this same rule: non-passes, and refusals that pass.
+            if record["outcome"] != "pass" or ordered[row]["fields"]["violates"]:
+                chunk = chunks[row // CHUNK_ROWS]
+                chunk["details"][f"{row}:{column}"] = _detail(record, chunk["strings"])
+    values = {name: _in_order({v for case in ordered for v in case["attributes"][name]}) for name in FILTERS}
+    index_of = {name: {value: i for i, value in enumerate(values[name])} for name in FILTERS}
+    families = sorted({case["family"] for case in ordered})
+    family_index = {name: i for i, name in enumerate(families)}
+    data = {
         "outcomes": list(OUTCOMES),
         "filters": list(FILTERS),
+        "values": values,
+        "families": families,
         "adapters": [run.label for run in runs],
         "cases": [
             {
                 "id": case["id"],
-                "family": case["family"],
+                "family": family_index[case["family"]],
+                # per filter, in the order of "filters": the indexes of the case's values in "values"
+                "values": [[index_of[name][v] for v in case["attributes"][name]] for name in FILTERS],
                 **({"violates": case["fields"]["violates"]} if case["fields"]["violates"] else {}),
-                **{k: v for k, v in case_attributes(case["fields"]).items() if k in FILTERS},
             }
             for case in ordered
         ],
         "cells": ["".join(row) for row in cells],
-        "details": details,
-        "strings": strings.items,
+        "chunk_rows": CHUNK_ROWS,
     }
+    files = {
+        number: {"details": chunk["details"], "strings": chunk["strings"].items} for number, chunk in chunks.items()
+    }
+    return data, dict(sorted(files.items()))
+
+
+def details_file(number: int) -> str:
+    """A details file's path in the report's directory (the page's script builds the same name)."""
+    return f"{DETAILS}/chunk-{number:04d}.js"
+
+
+def script_json(value) -> str:
+    """JSON to put in a script, inline or in a file: compact, keys sorted (the same input, the same bytes),
+    and '<', '>', '&' and "'" escaped, so that no text from a record can end a script or start markup
+    (which is why the template may take it as it is: it comes marked safe)."""
+    return htmlsafe_json_dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def details_script(number: int, chunk: dict) -> str:
+    """A details file's text: a call that hands the page its data."""
+    return f"reportDetailsLoaded({number}, {script_json(chunk)});\n"
+
+
+def read_details(out_dir: Path) -> dict[str, dict]:
+    """The details files of a built report read back ("row:column" -> detail, its strings filled in)."""
+    found = {}
+    for path in sorted((Path(out_dir) / DETAILS).glob("chunk-*.js")):
+        _, text = _CHUNK_SCRIPT.fullmatch(path.read_text(encoding="utf-8")).groups()
+        chunk = json.loads(text)
+        strings = chunk["strings"]
+        for key, detail in chunk["details"].items():
+            for field in ("message", "repro"):
+                detail[field] = None if detail[field] is None else strings[detail[field]]
+            if detail["divergence"]:
+                detail["divergence"]["reason"] = strings[detail["divergence"]["reason"]]
+            found[key] = detail
+    return found
 
 
 def summaries(results: ResultSet) -> list[dict]:
@@ -246,41 +329,52 @@ def register(results: ResultSet) -> dict:
     return {"raw": raw, "entries": rows, "broad": BROAD}
 
 
-def coverage(results: ResultSet) -> list[dict]:
+def coverage(results: ResultSet, cases: dict[str, dict] | None = None) -> list[dict]:
     """Per parameter: each value, and per adapter how many cases with it ran and how many passed."""
-    tallies = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # (parameter, value) -> column -> [ran, passed]
-    attributes = {}
-    for column, run in enumerate(results.runs):
-        for record in run.records:
-            case_id = record["case_id"]
-            if case_id not in attributes:
-                attributes[case_id] = case_attributes(case_fields(record))
-            passed = record["outcome"] in PASSING
-            for parameter in COVERED:
-                for value in attributes[case_id][parameter]:
-                    tally = tallies[(parameter, value)][column]
-                    tally[0] += 1
-                    tally[1] += passed
+    cases = case_table(results) if cases is None else cases
+    # Each (parameter, value) by a number, so that counting the records' values (millions) hashes small ints.
+    number_of: dict[tuple[str, str], int] = {}
+    numbers = {
+        case_id: [
+            number_of.setdefault((parameter, value), len(number_of))
+            for parameter in COVERED
+            for value in case["attributes"][parameter]
+        ]
+        for case_id, case in cases.items()
+    }
+    ran, passed = [], []  # per column: value's number -> cases
+    for run in results.runs:
+        ran.append(Counter(chain.from_iterable(numbers[record["case_id"]] for record in run.records)))
+        passing = (numbers[record["case_id"]] for record in run.records if record["outcome"] in PASSING)
+        passed.append(Counter(chain.from_iterable(passing)))
     tables = []
     for parameter in COVERED:
-        values = sorted({v for p, v in tallies if p == parameter}, key=lambda v: (len(v), v))
-        rows = [
-            {"value": value, "cells": [tallies[(parameter, value)].get(c, [0, 0]) for c in range(len(results.runs))]}
-            for value in values
-        ]
+        rows = []
+        for value in _in_order(v for p, v in number_of if p == parameter):
+            number = number_of[(parameter, value)]
+            rows.append(
+                {"value": value, "cells": [[runs[number], passes[number]] for runs, passes in zip(ran, passed)]}
+            )
         tables.append({"parameter": parameter.replace("_", " "), "rows": rows})
     return tables
 
 
-def equivalence_tables(results: ResultSet) -> list[dict]:
+def equivalence_tables(results: ResultSet, cases: dict[str, dict] | None = None) -> list[dict]:
     """Per family: its members, and for each pair whether they agree wherever both compute."""
     lines = results.equivalence
     several_versions = len({run.adapter for run in results.runs}) < len(results.runs)
     if not lines or several_versions:  # the file's members are adapter names; versions need the labels
+        cases = case_table(results) if cases is None else cases
+        # Only a family member's records count; picking them per case here spares analyse() parsing every id.
+        members = {
+            case_id
+            for case_id, case in cases.items()
+            if not case["fields"]["violates"] and family_member(Case.from_id(case_id))  # must-rejects have no geometry
+        }
         labelled = [
             {**record, "adapter": run.label}
             for run, record in results.records
-            if record["outcome"] != "suite_error" and not case_fields(record)["violates"]  # no geometry to compare
+            if record["case_id"] in members and record["outcome"] != "suite_error"
         ]
         lines = analyse(labelled)
     tables = []
@@ -324,24 +418,47 @@ def environment() -> jinja2.Environment:
     )
 
 
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off for a while: with a few hundred thousand records alive, each of its
+    automatic passes walks all of them (at 400,000 records the build took twice as long); the build makes no
+    cycles to collect."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build(results: ResultSet, out_dir: Path, title: str = "Transposed convolution conformance") -> Path:
-    """Write ``out_dir/index.html`` and return its path."""
+    """Write ``out_dir/index.html`` and its details files (``out_dir/details/``, replaced whole) and return
+    the index's path. The directory is the report: the page shows no details without its details files."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    page = (
-        environment()
-        .get_template("report.html.j2")
-        .render(
-            title=title,
-            outcomes=OUTCOMES,
-            summaries=summaries(results),
-            register=register(results),
-            adapters=[run.label for run in results.runs],
-            equivalence=equivalence_tables(results),
-            coverage=coverage(results),
-            data=report_data(results),
+    with _collector_paused():
+        cases = case_table(results)
+        data, chunks = report_data(results, cases)
+        page = (
+            environment()
+            .get_template("report.html.j2")
+            .render(
+                title=title,
+                outcomes=OUTCOMES,
+                summaries=summaries(results),
+                register=register(results),
+                adapters=[run.label for run in results.runs],
+                equivalence=equivalence_tables(results, cases),
+                coverage=coverage(results, cases),
+                data_json=script_json(data),
+            )
         )
-    )
+        details = out_dir / DETAILS
+        details.mkdir(parents=True, exist_ok=True)
+        for stale in details.glob("chunk-*.js"):  # an earlier build's, which this one may not overwrite
+            stale.unlink()
+        for number, chunk in chunks.items():
+            (out_dir / details_file(number)).write_text(details_script(number, chunk), encoding="utf-8")
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -21,10 +21,14 @@ DIVERGENCE = {
     "upstream": "",
     "strict": True,
 }
+# Markup an adapter could put in its names and messages: a script that ends the page's, a handler that runs.
+HOSTILE = '</script><script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 
 
 def record(case: Case, adapter: str, outcome: str, violates: str | None = None) -> dict:
-    """One record of ``outcome``; with ``violates``, of a must-reject case (a pass is then a refusal)."""
+    """One record of ``outcome``; with ``violates`` (or a must-reject case's own), of a must-reject case (a
+    pass is then a refusal)."""
+    violates = violates or case.violates or None
     metrics: dict = {"output_dtype": case.dtype}
     expected_shape = [case.batch, case.out_channels, *case.geometry.output_size]
     raw, explained, divergence = outcome, outcome == "pass", None
@@ -124,3 +128,14 @@ def write_run(
     else:
         file._handle.close()  # a killed run: no end line
     return file.path
+
+
+def write_hostile_runs(directory: Path, cases) -> Path:
+    """alpha in two versions, one of them named with markup (``HOSTILE``); its first case unsupported,
+    with markup in the message, repro, warnings, divergence reason and link."""
+    entry = {"id": "hostile-entry", "kind": "unsupported", "reason": HOSTILE, "links": [HOSTILE], "upstream": ""}
+    hostile = {"metrics": {"message": HOSTILE}, "repro": HOSTILE, "warnings": [HOSTILE], "divergence": entry}
+    write_run(directory / "old", "alpha", cases, versions={"alpha": HOSTILE}, outcomes={cases[0].id: "unsupported"},
+              overrides={cases[0].id: hostile}, mix=(("pass", 1.0),))  # fmt: skip
+    write_run(directory / "new", "alpha", cases, mix=(("pass", 1.0),))
+    return directory

@@ -1,10 +1,12 @@
 """The HTML report in headless Chromium: the matrix renders, a filter narrows it, a mismatch's detail
-opens with its error map, the new outcomes' details say what happened; screenshots are saved
-(``CONFORMANCE_ARTIFACTS``, default ``artifacts/``)."""
+opens with its error map (loaded on demand from the details files), the new outcomes' details say what
+happened, hostile text stays text; screenshots are saved (``CONFORMANCE_ARTIFACTS``, default ``artifacts/``)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from conformance.grid import curated, profile
 from reports import browser, html
 from reports.results import load
-from tests.synthetic_results import write_run
+from tests.synthetic_results import HOSTILE, write_hostile_runs, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=f"no headless browser: {browser.missing()}")
@@ -47,10 +49,8 @@ def test_report_in_chromium(tmp_path):
 
         driver.find_element(By.ID, "search").send_keys(mismatch.id)
         cell = driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.o-value_mismatch")
-        cell.click()
-        detail = driver.find_element(By.ID, "detail")
-        assert detail.is_displayed()
-        text = detail.text
+        text = browser.open_detail(driver, cell)
+        assert driver.find_element(By.ID, "detail").is_displayed()
         shape = ", ".join(map(str, (mismatch.batch, mismatch.out_channels, *mismatch.geometry.output_size)))
         assert f"shape ({shape}) as expected; values differ" in text
         assert "max abs error\n0.5000" in text and "copy repro" in text
@@ -82,8 +82,7 @@ def test_new_outcomes_details_in_chromium(tmp_path):
         search = driver.find_element(By.ID, "search")
         search.clear()
         search.send_keys(case.id)
-        driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable").click()
-        return driver.find_element(By.ID, "detail").text
+        return browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable"))
 
     with browser.chromium() as driver:
         browser.open_report(driver, index)
@@ -107,6 +106,77 @@ def test_new_outcomes_details_in_chromium(tmp_path):
         assert driver.save_screenshot(str(artifacts / "report-register.png"))
 
 
+def test_details_load_on_demand_in_chromium(tmp_path, monkeypatch):
+    """A detail's file is loaded only when one of its cells is opened, once; without the details folder
+    the detail says to keep it next to the page."""
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setattr(html, "CHUNK_ROWS", 50)
+    cases = list(profile("smoke"))[:160]
+    mismatches = {cases[3].id: "value_mismatch", cases[7].id: "shape_mismatch", cases[150].id: "value_mismatch"}
+    write_run(tmp_path / "results", "alpha", cases, outcomes=mismatches, mix=(("pass", 1.0),))
+    index = html.build(load([tmp_path / "results"]), tmp_path / "report")
+    rows = {case["id"]: row for row, case in enumerate(_page_data(index)["cases"])}
+    files = {name: f"details/chunk-{rows[cases[i].id] // 50:04d}.js" for name, i in (("3", 3), ("7", 7), ("150", 150))}
+    assert files["3"] == files["7"] != files["150"]  # the matrix's order: by family, then id
+    loaded = "return [...document.querySelectorAll('script[src]')].map(s => s.getAttribute('src'))"
+
+    def open_case(case):
+        search = driver.find_element(By.ID, "search")
+        search.clear()
+        search.send_keys(case.id)
+        return browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable"))
+
+    with browser.chromium() as driver:
+        browser.open_report(driver, index)
+        assert driver.execute_script(loaded) == []  # nothing but the page until a cell is opened
+        text = open_case(cases[3])
+        assert f"alpha on {cases[3].id}\nvalue_mismatch, NOT explained" in text
+        assert "max abs error\n0.5000" in text and "worst error / tolerance\n10000" in text
+        assert f"import alpha\n# reproduces {cases[3].id} <here>" in text
+        assert driver.execute_script(loaded) == [files["3"]]
+        assert driver.find_elements(By.CSS_SELECTOR, "#detail canvas.error-map")
+        text = open_case(cases[150])
+        assert f"alpha on {cases[150].id}" in text and f"# reproduces {cases[150].id} <here>" in text
+        assert driver.execute_script(loaded) == [files["3"], files["150"]]
+        text = open_case(cases[7])  # from the file loaded for cases[3]: not loaded again
+        assert f"alpha on {cases[7].id}\nshape_mismatch" in text and "expected (" in text
+        assert driver.execute_script(loaded) == [files["3"], files["150"]]
+
+    for path in (tmp_path / "report" / "details").iterdir():
+        path.unlink()
+    with browser.chromium() as driver:
+        browser.open_report(driver, index)
+        text = open_case(cases[3])
+        assert f"Could not load details/chunk-{rows[cases[3].id] // 50:04d}.js." in text
+        assert "keep the two together" in text
+        assert driver.execute_script("return document.getElementById('detail').dataset.state") == "failed"
+
+
+def test_markup_in_records_does_not_run_in_chromium(tmp_path):
+    from selenium.webdriver.common.by import By
+
+    cases = curated()[:12]
+    index = html.build(load([write_hostile_runs(tmp_path / "results", cases)]), tmp_path / "report")
+    with browser.chromium() as driver:
+        browser.open_report(driver, index)
+        driver.find_element(By.ID, "search").send_keys(cases[0].id)
+        text = browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable"))
+        assert driver.execute_script("return window.pwned") is None
+        assert not driver.find_elements(By.CSS_SELECTOR, "#detail script, #detail-body *[onload]")
+        messages = [pre.text for pre in driver.find_elements(By.CSS_SELECTOR, "#detail pre")]
+        assert messages == [HOSTILE, HOSTILE]  # the message and the repro, as text
+        assert f"Divergence hostile-entry: {HOSTILE}" in text and f"warnings: {HOSTILE}" in text
+        headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#matrix-table th.adapter")]
+        assert headers == ["alpha (alpha 1.0)", f"alpha (alpha {HOSTILE})"]
+        assert driver.execute_script("return window.pwned") is None
+
+
+def _page_data(index: Path) -> dict:
+    page = index.read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)[1])
+
+
 def test_a_built_report_in_chromium(request):
     """The report ``tox -e report`` built from real runs: renders, filters, opens a mismatch's error map."""
     from selenium.webdriver.common.by import By
@@ -128,16 +198,13 @@ def test_a_built_report_in_chromium(request):
         assert 0 < narrowed < total
         driver.find_element(By.ID, "clear-filters").click()
         # The first record with an error map: a value mismatch (registered or not) in the real results.
-        row, column, case_id = driver.execute_script(
-            "const data = JSON.parse(document.getElementById('report-data').textContent);"
-            "for (const [key, d] of Object.entries(data.details)) if (d.metrics && d.metrics.error_map) {"
-            "  const [row, column] = key.split(':').map(Number); return [row, column, data.cases[row].id]; }"
-            "return [null, null, null];"
-        )
-        assert case_id is not None, "the report has no value mismatch to show"
-        driver.find_element(By.ID, "search").send_keys(case_id)
+        details = html.read_details(Path(given).parent)
+        key = next((key for key, d in details.items() if d["metrics"].get("error_map")), None)
+        assert key is not None, "the report has no value mismatch to show"
+        row, column = map(int, key.split(":"))
+        driver.find_element(By.ID, "search").send_keys(driver.execute_script(f"return {data}.cases[{row}].id"))
         cell = f"#matrix-body tr[data-row='{row}'] td.cell[data-column='{column}']"
-        driver.find_element(By.CSS_SELECTOR, cell).click()
+        browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, cell))
         assert driver.find_element(By.ID, "detail").is_displayed()
         assert driver.find_element(By.CSS_SELECTOR, "#detail canvas.error-map").size["width"] > 0
         driver.execute_script("document.getElementById('matrix').scrollIntoView()")

@@ -15,7 +15,7 @@ from conformance.grid import curated, mode_cases, profile
 from conformance.records import OUTCOMES
 from reports import gate, html, site
 from reports.results import load
-from tests.synthetic_results import write_run
+from tests.synthetic_results import HOSTILE, write_hostile_runs, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = curated()[:12]
@@ -58,23 +58,29 @@ def test_report_states_shapes_counts_and_escapes_text(two_frameworks, tmp_path):
     index = html.build(load([two_frameworks]), tmp_path / "out")
     page = index.read_text(encoding="utf-8")
     assert "http" not in re.sub(r'https://example\.org/issue/1|href="#\w+"', "", page.split("<script")[0])  # no CDN
-    data = json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)[1])
+    data = _data(page)
     assert data["adapters"] == ["alpha", "beta"]
     assert len(data["cases"]) == len(CASES) + len(MODE_CASES)
     row = next(i for i, case in enumerate(data["cases"]) if case["id"] == CASES[1].id)
-    detail = data["details"][f"{row}:0"]
+    detail = html.read_details(tmp_path / "out")[f"{row}:0"]
     assert detail["outcome"] == "shape_mismatch"
     assert detail["metrics"]["actual_shape"][-1] == detail["metrics"]["expected_shape"][-1] - 1
     assert data["cells"][row] == f"{data['outcomes'].index('shape_mismatch')}{data['outcomes'].index('pass')}"
-    assert data["strings"][detail["repro"]].startswith("import alpha")
-    assert "</script" not in json.dumps(data["strings"])  # tojson escaped '<' inside the data block
+    assert detail["repro"] == f"import alpha\n# reproduces {CASES[1].id} <here>"
     assert "<made-up>" not in page  # every string from a record is escaped or JSON-encoded
+    details = (tmp_path / "out" / "details" / "chunk-0000.js").read_text(encoding="utf-8")
+    assert "<" not in details and "\\u003cmade-up\\u003e" in details  # escaped in the details files too
     summary = page.split('id="summary"')[1].split("</section>")[0]
     assert re.search(r"<b>alpha</b>.*?<td class=\"count\">" + str(len(CASES) - 3), summary, re.S)
 
 
 def _data(page: str) -> dict:
     return json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)[1])
+
+
+def _values(data: dict, row: int, name: str) -> list[str]:
+    """A case's values on one filtered parameter, as the page's data gives them (indexes into its values)."""
+    return [data["values"][name][i] for i in data["cases"][row]["values"][data["filters"].index(name)]]
 
 
 def _section(page: str, name: str) -> str:
@@ -101,6 +107,7 @@ def test_new_outcomes_have_colors_cells_and_details(tmp_path):
     violates = {CASES[1].id: "negative_pad", CASES[2].id: "output_padding_reaches_stride"}
     write_run(tmp_path / "r", "alpha", CASES, outcomes=planted, violates=violates, mix=(("pass", 1.0),))
     page = html.build(load([tmp_path / "r"]), tmp_path / "out").read_text(encoding="utf-8")
+    details = html.read_details(tmp_path / "out")
     css = (html.TEMPLATES / "report.css").read_text(encoding="utf-8")
     for outcome in OUTCOMES:  # every outcome has a color, a legend entry and a summary column
         assert f".o-{outcome} {{ background:" in css
@@ -110,20 +117,21 @@ def test_new_outcomes_have_colors_cells_and_details(tmp_path):
     rows = {case["id"]: row for row, case in enumerate(data["cases"])}
     for case_id, outcome in planted.items():
         assert data["outcomes"][int(data["cells"][rows[case_id]], 36)] == outcome
-    dtype = data["details"][f"{rows[CASES[0].id]}:0"]["metrics"]
+    dtype = details[f"{rows[CASES[0].id]}:0"]["metrics"]
     assert (dtype["output_dtype"], dtype["expected_dtype"], dtype["values"]) == ("float32", "float64", "pass")
-    accepted = data["details"][f"{rows[CASES[1].id]}:0"]
+    accepted = details[f"{rows[CASES[1].id]}:0"]
     assert accepted["raw"] == "accepted_invalid" and accepted["metrics"]["reading"] == "padding read as zero"
     assert accepted["metrics"]["actual_shape"][-1] == CASES[1].output_shape[-1] + 2
     assert data["cases"][rows[CASES[1].id]]["violates"] == "negative_pad"
-    assert data["cases"][rows[CASES[1].id]]["family"].endswith(", must reject")
-    refused = data["details"][f"{rows[CASES[2].id]}:0"]  # a pass with a detail: message and stage
+    assert data["families"][data["cases"][rows[CASES[1].id]]["family"]].endswith(", must reject")
+    refused = details[f"{rows[CASES[2].id]}:0"]  # a pass with a detail: message and stage
     assert refused["outcome"] == "pass" and refused["metrics"] == {"stage": "construction"}
-    assert data["strings"][refused["message"]] == "alpha refuses <output_padding_reaches_stride>"
-    assert f"{rows[CASES[5].id]}:0" not in data["details"]  # a plain pass has none
+    assert refused["message"] == "alpha refuses <output_padding_reaches_stride>"
+    assert f"{rows[CASES[5].id]}:0" not in details  # a plain pass has none
     assert "violates" not in data["cases"][rows[CASES[5].id]]
-    suite = data["details"][f"{rows[CASES[3].id]}:0"]
-    assert data["strings"][suite["message"]].startswith("Traceback")
+    assert sorted(details) == sorted(f"{rows[case_id]}:0" for case_id in planted)  # and each other one has its own
+    suite = details[f"{rows[CASES[3].id]}:0"]
+    assert suite["message"] == "Traceback: the suite's <comparison> failed"
     summary = _rows(_section(page, "summary"))
     counts = dict(zip([cell for cell in summary[0][7:]], summary[1][7:]))
     assert {name: counts[name] for name in planted.values()} == {
@@ -141,8 +149,10 @@ def test_a_must_reject_case_with_negative_padding_needs_no_parsing(tmp_path):
               overrides={valid.id: {"case_id": invalid_id, "case": fields}}, mix=(("pass", 1.0),))  # fmt: skip
     results = load([tmp_path / "r"])
     page = html.build(results, tmp_path / "out").read_text(encoding="utf-8")
-    (case,) = [case for case in _data(page)["cases"] if case["id"] == invalid_id]
-    assert case["family"] == "1-D explicit, must reject" and case["padding"] == ["negative"]
+    data = _data(page)
+    (row,) = [row for row, case in enumerate(data["cases"]) if case["id"] == invalid_id]
+    assert data["families"][data["cases"][row]["family"]] == "1-D explicit, must reject"
+    assert _values(data, row, "padding") == ["negative"]
     padding = {row["value"]: row["cells"] for row in html.coverage(results)[3]["rows"]}
     assert padding["negative"] == [[1, 0]]
 
@@ -194,6 +204,73 @@ def test_register_section_counts_what_each_entry_explained_per_adapter(tmp_path)
                        "0", "0", "0", "1",
                        "2", "0", "1", "cannot express it", "no upstream report found"]  # fmt: skip
     assert section.count('<tr class="broad">') == 1 and '<a href="https://example.org/issue/2">' in section
+
+
+def _details_files(out_dir: Path) -> dict[str, tuple[int, dict]]:
+    """Each details file by name: the number it hands the page, and its data."""
+    files = {}
+    for path in sorted((out_dir / "details").iterdir()):
+        number, text = re.fullmatch(
+            r"reportDetailsLoaded\((\d+), (.*)\);\n", path.read_text(encoding="utf-8"), re.S
+        ).groups()
+        files[path.name] = (int(number), json.loads(text))
+    return files
+
+
+def test_details_go_to_files_by_matrix_rows_and_the_page_carries_none(tmp_path, monkeypatch):
+    monkeypatch.setattr(html, "CHUNK_ROWS", 5)
+    failing = {case.id: "value_mismatch" for case in CASES[::4]}
+    write_run(tmp_path / "r", "alpha", CASES, outcomes=failing, mix=(("pass", 1.0),))
+    write_run(tmp_path / "r", "beta", CASES, outcomes={CASES[1].id: "unsupported"}, mix=(("pass", 1.0),))
+    page = html.build(load([tmp_path / "r"]), tmp_path / "out").read_text(encoding="utf-8")
+    data = _data(page)
+    rows = {case["id"]: row for row, case in enumerate(data["cases"])}
+    wanted = sorted([f"{rows[case_id]}:0" for case_id in failing] + [f"{rows[CASES[1].id]}:1"])
+    assert data["chunk_rows"] == 5
+    files = _details_files(tmp_path / "out")
+    numbers = sorted({int(key.split(":")[0]) // 5 for key in wanted})
+    assert list(files) == [f"chunk-{number:04d}.js" for number in numbers]  # none for a chunk of passes only
+    for name, (number, chunk) in files.items():
+        assert name == f"chunk-{number:04d}.js"
+        assert chunk["details"] and all(int(key.split(":")[0]) // 5 == number for key in chunk["details"])
+    details = html.read_details(tmp_path / "out")
+    assert sorted(details) == wanted
+    first = CASES[0]
+    assert details[f"{rows[first.id]}:0"]["repro"] == f"import alpha\n# reproduces {first.id} <here>"
+    assert details[f"{rows[first.id]}:0"]["metrics"]["max_abs_error"] == 0.5
+    assert details[f"{rows[CASES[1].id]}:1"]["message"] == f"beta cannot <express> {CASES[1].id}"
+    assert "reproduces" not in page and "express" not in page  # no record's repro or message is on the page
+    assert not {"metrics", "repro", "message", "details", "strings"} & set(re.findall(r'"(\w+)":', json.dumps(data)))
+
+
+def test_the_report_is_the_same_bytes_for_the_same_results_and_a_rebuild_drops_old_details(tmp_path, monkeypatch):
+    monkeypatch.setattr(html, "CHUNK_ROWS", 3)
+    write_run(tmp_path / "r", "alpha", CASES + MODE_CASES, seed=3)
+    write_run(tmp_path / "r", "beta", CASES + MODE_CASES, seed=4)
+
+    def files(directory: Path) -> dict[str, bytes]:
+        return {path.relative_to(directory).as_posix(): path.read_bytes() for path in directory.rglob("*.*")}
+
+    html.build(load([tmp_path / "r"]), tmp_path / "one")
+    html.build(load([tmp_path / "r"]), tmp_path / "two")
+    built = files(tmp_path / "one")
+    assert built == files(tmp_path / "two") and len(built) > 3
+    write_run(tmp_path / "fewer", "alpha", CASES[:3], mix=(("value_mismatch", 1.0),))
+    html.build(load([tmp_path / "fewer"]), tmp_path / "one")
+    assert sorted(files(tmp_path / "one")) == ["details/chunk-0000.js", "index.html"]
+
+
+def test_markup_in_records_is_escaped_on_the_page_and_in_the_details_files(tmp_path):
+    results = load([write_hostile_runs(tmp_path / "r", CASES)])
+    page = html.build(results, tmp_path / "out").read_text(encoding="utf-8")
+    assert "pwned" in page and "<script>window.pwned" not in page and page.count("</script>") == 2  # the page's own
+    assert f"alpha (alpha {HOSTILE})" in _data(page)["adapters"]
+    (name,) = [path.name for path in (tmp_path / "out" / "details").iterdir()]
+    text = (tmp_path / "out" / "details" / name).read_text(encoding="utf-8")
+    assert "pwned" in text and not set("<>&") & set(text)
+    (detail,) = html.read_details(tmp_path / "out").values()
+    assert detail["message"] == detail["repro"] == detail["divergence"]["reason"] == HOSTILE
+    assert detail["warnings"] == [HOSTILE]
 
 
 def test_coverage_counts_runs_and_passes_per_value(two_frameworks):

@@ -13,6 +13,7 @@
   let visible = [];
   let page = 0;
   let selectedCell = null;
+  let opened = 0;  // how many details were asked for: only the latest one asked is drawn
 
   function element(tag, attributes, text) {
     const node = document.createElement(tag);
@@ -26,16 +27,48 @@
     return code === "-" ? null : outcomes[parseInt(code, 36)];  // one base-36 digit per outcome
   }
 
-  // Filters: one select per parameter, with the values the cases have.
+  function hasDetail(row, column) {  // the rule the report's builder writes details by
+    const code = data.cells[row][column];
+    return code !== "-" && (outcomes[parseInt(code, 36)] !== "pass" || data.cases[row].violates !== undefined);
+  }
+
+  // The details live in files next to the page, data.chunk_rows matrix rows each, loaded when a cell is
+  // opened: as scripts, since Chromium refuses fetch() of a file:// page's neighbours. Each file calls
+  // reportDetailsLoaded with its number and data.
+  const chunks = {};  // number -> promise of {details, strings}
+  const arrived = {};  // number -> {details, strings}, as the file handed it over
+  window.reportDetailsLoaded = function (number, chunk) { arrived[number] = chunk; };
+
+  function detailsFile(number) {
+    return "details/chunk-" + String(number).padStart(4, "0") + ".js";
+  }
+
+  function loadChunk(number) {
+    if (!chunks[number]) {
+      chunks[number] = new Promise(function (resolve, reject) {
+        const script = element("script", { src: detailsFile(number) });
+        script.addEventListener("load", function () {
+          if (arrived[number]) resolve(arrived[number]);
+          else reject(new Error(detailsFile(number) + " holds no details"));
+        });
+        script.addEventListener("error", function () {
+          delete chunks[number];  // a later click tries again
+          reject(new Error("Could not load " + detailsFile(number) + ". The report is a folder: index.html " +
+            "reads the details from the details/ folder beside it, so keep the two together."));
+        });
+        document.head.appendChild(script);
+      });
+    }
+    return chunks[number];
+  }
+
+  // Filters: one select per parameter, with the values the cases have (in data.values, in order).
   const selectsHolder = document.getElementById("filter-selects");
   for (const name of data.filters) {
-    const values = new Set();
-    for (const c of data.cases) for (const v of c[name]) values.add(v);
-    const sorted = [...values].sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
     const label = element("label", {}, name.replace("_", " ") + " ");
     const select = element("select", { id: "filter-" + name, "data-filter": name });
     select.appendChild(element("option", { value: "" }, "any"));
-    for (const v of sorted) select.appendChild(element("option", { value: v }, v));
+    for (const v of data.values[name]) select.appendChild(element("option", { value: v }, v));
     select.addEventListener("change", apply);
     label.appendChild(select);
     selectsHolder.appendChild(label);
@@ -56,16 +89,16 @@
     if ((page + 1) * PAGE < visible.length) { page++; render(); }
   });
   document.getElementById("close-detail").addEventListener("click", function () {
+    opened++;  // a detail still loading stays closed
     detail.hidden = true;
     if (selectedCell) selectedCell.classList.remove("selected");
   });
 
-  function keeps(row) {
+  function keeps(row, text, wantedValues) {
     const c = data.cases[row];
-    const text = search.value.trim().toLowerCase();
     if (text && !c.id.toLowerCase().includes(text)) return false;
-    for (const [name, select] of Object.entries(selects)) {
-      if (select.value && !c[name].includes(select.value)) return false;
+    for (let f = 0; f < wantedValues.length; f++) {
+      if (wantedValues[f] >= 0 && !c.values[f].includes(wantedValues[f])) return false;
     }
     const wanted = outcomeSelect.value;
     if (wanted) {
@@ -80,8 +113,11 @@
   }
 
   function apply() {
+    const text = search.value.trim().toLowerCase();
+    // per filter, the index of the selected value in data.values; -1 for "any"
+    const wantedValues = data.filters.map(function (name) { return data.values[name].indexOf(selects[name].value); });
     visible = [];
-    for (let row = 0; row < data.cases.length; row++) if (keeps(row)) visible.push(row);
+    for (let row = 0; row < data.cases.length; row++) if (keeps(row, text, wantedValues)) visible.push(row);
     page = 0;
     render();
   }
@@ -95,14 +131,14 @@
       if (c.family !== family) {
         family = c.family;
         const header = element("tr", { class: "family" });
-        header.appendChild(element("th", { colspan: adapters.length + 1 }, family));
+        header.appendChild(element("th", { colspan: adapters.length + 1 }, data.families[family]));
         fragment.appendChild(header);
       }
       const tr = element("tr", { "data-row": row });
       tr.appendChild(element("td", { class: "case" }, c.id));
       for (let column = 0; column < adapters.length; column++) {
         const outcome = outcomeAt(row, column);
-        const detailed = data.details[row + ":" + column] !== undefined;  // non-passes, and refusals of must-reject cases
+        const detailed = hasDetail(row, column);  // non-passes, and refusals of must-reject cases
         const td = element("td", {
           class: "cell o-" + (outcome || "none") + (detailed ? " clickable" : ""),
           title: adapters[column] + ": " + (outcome || "not run") + (c.violates && outcome === "pass" ? " (refused, as it must)" : ""),
@@ -158,11 +194,31 @@
   }
 
   function show(row, column, td) {
-    const d = data.details[row + ":" + column];
-    if (!d) return;
+    const asked = ++opened;
+    const askedAt = performance.now();
     if (selectedCell) selectedCell.classList.remove("selected");
     selectedCell = td;
     td.classList.add("selected");
+    const number = Math.floor(row / data.chunk_rows);
+    detail.dataset.cell = row + ":" + column;
+    detail.dataset.state = "loading";
+    detailBody.replaceChildren(element("p", { class: "small" }, "loading the detail…"));
+    detail.hidden = false;
+    loadChunk(number).then(function (chunk) {
+      if (asked !== opened) return;
+      const d = chunk.details[row + ":" + column];
+      if (!d) throw new Error(detailsFile(number) + " has no detail for this cell");
+      detailBody.replaceChildren(...describe(row, column, d, chunk.strings));
+      detail.dataset.state = "ready";
+      window.reportTimings.detailMs = performance.now() - askedAt;  // its file loaded (the first time) and drawn
+    }).catch(function (error) {
+      if (asked !== opened) return;
+      detailBody.replaceChildren(element("p", { class: "warn" }, error.message));
+      detail.dataset.state = "failed";
+    });
+  }
+
+  function describe(row, column, d, strings) {
     const c = data.cases[row];
     const m = d.metrics || {};
     const parts = [];
@@ -222,12 +278,12 @@
       parts.push(element("p", { class: "small" }, "Where the bad values lie (binned over the output's spatial axes; rows: first axis, columns: last):"));
       parts.push(drawErrorMap(m.error_map));
     }
-    if (d.message !== null) parts.push(element("pre", { class: "message" }, data.strings[d.message]));
+    if (d.message !== null) parts.push(element("pre", { class: "message" }, strings[d.message]));
     if (d.divergence) {
       const box = element("div", { class: "divergence" });
       const line = element("p", {}, "Divergence ");
       line.appendChild(element("a", { href: "#register-" + d.divergence.id }, d.divergence.id));
-      line.appendChild(document.createTextNode(": " + data.strings[d.divergence.reason]));
+      line.appendChild(document.createTextNode(": " + strings[d.divergence.reason]));
       box.appendChild(line);
       for (const link of d.divergence.links) {
         if (/^https?:\/\//.test(link)) {
@@ -240,7 +296,7 @@
     }
     if (d.warnings && d.warnings.length) parts.push(element("p", { class: "small" }, "warnings: " + d.warnings.join("; ")));
     if (d.repro !== null) {
-      const code = data.strings[d.repro];
+      const code = strings[d.repro];
       const button = element("button", { type: "button", class: "copy" }, "copy repro");
       const pre = element("pre", { class: "repro" }, code);
       button.addEventListener("click", function () {
@@ -259,8 +315,7 @@
       parts.push(button);
       parts.push(pre);
     }
-    detailBody.replaceChildren(...parts);
-    detail.hidden = false;
+    return parts;
   }
 
   apply();
