@@ -1,14 +1,20 @@
 """Time the float64 reference against torch's float64 conv_transpose2d and onnx.reference's ConvTranspose.
 
-    python benchmarks/reference.py [--threads N] [--repeats R]
+    python benchmarks/reference.py [--threads N] [--repeats R] [--allocator ordinary|keep-freed|both]
 
-One run, three cases, medians side by side with their ratios. onnx.reference is run once on the
-large case (it takes over a minute there).
+One run, three cases, medians side by side with their ratios. The reference and torch are timed in
+turn, repeat by repeat, so that load from other processes falls on both alike. onnx.reference is run
+once on the large case (it takes over a minute there).
 
-glibc hands large freed blocks back to the kernel, so every call of either contender pays fresh
-page faults for its arrays; on sandboxed machines that costs more than the arithmetic of the medium
-case. Unless --system-malloc is given, the script re-executes itself with glibc told to keep freed
-memory (the same for NumPy and torch, which share the process).
+The targets hold in an ordinary process (``--allocator ordinary``, the default): the reference keeps
+its work buffers between calls, so it no longer pays glibc's habit of handing large freed blocks back
+to the kernel and faulting them in again on the next call. ``keep-freed`` re-executes the script with
+glibc told to keep freed memory (the same for NumPy and torch, which share the process); ``both``
+prints the ordinary table, then the keep-freed one (without onnx.reference), to show the difference.
+
+On a machine busy with other work, multi-threaded wall times are dominated by waits for descheduled
+BLAS and OpenMP worker threads (the load average is printed for that reason); ``--threads 1`` gives
+steadier ratios there.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,18 +42,31 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for NumPy's BLAS and torch")
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats per case (medians are printed)")
     parser.add_argument("--skip-onnx-large", action="store_true", help="skip onnx.reference on the large case")
-    parser.add_argument("--system-malloc", action="store_true", help="leave glibc's default (returns memory early)")
+    parser.add_argument("--skip-onnx", action="store_true", help="skip onnx.reference on every case")
+    parser.add_argument(
+        "--allocator",
+        choices=["ordinary", "keep-freed", "both"],
+        default="ordinary",
+        help="glibc's default malloc, glibc told to keep freed memory, or one table for each",
+    )
     return parser.parse_args()
 
 
 def _median_seconds(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
+    return _median_seconds_in_turn([function], repeats)[0]
+
+
+def _median_seconds_in_turn(functions, repeats: int) -> list[float]:
+    """Median seconds of each function, timed one after the other within every repeat."""
+    for function in functions:
+        function()  # warm-up
+    times = [[] for _ in functions]
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for function, samples in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            samples.append(time.perf_counter() - start)
+    return [statistics.median(samples) for samples in times]
 
 
 def _onnx_conv_transpose(x_shape, w_shape, stride: int, padding: int, output_padding: int):
@@ -84,10 +104,23 @@ KEEP_FREED_MEMORY = {
 }
 
 
+def _keep_freed_memory_command(args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        f"--threads={args.threads}",
+        f"--repeats={args.repeats}",
+        "--allocator=keep-freed",
+        *(["--skip-onnx"] if args.skip_onnx or args.allocator == "both" else []),
+        *(["--skip-onnx-large"] if args.skip_onnx_large else []),
+    ]
+
+
 def main() -> int:
     args = _parse()
-    if not args.system_malloc and any(os.environ.get(k) != v for k, v in KEEP_FREED_MEMORY.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **KEEP_FREED_MEMORY})
+    keeps_freed_memory = all(os.environ.get(k) == v for k, v in KEEP_FREED_MEMORY.items())
+    if args.allocator == "keep-freed" and not keeps_freed_memory:
+        os.execve(sys.executable, _keep_freed_memory_command(args), {**os.environ, **KEEP_FREED_MEMORY})
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -98,8 +131,12 @@ def main() -> int:
     from reference import conv_transpose
 
     torch.set_num_threads(args.threads)
-    allocator = "glibc default" if args.system_malloc else "glibc keeps freed memory"
-    print(f"threads {args.threads}, numpy {np.__version__}, torch {torch.__version__}, float64, {allocator}")
+    allocator = "glibc keeps freed memory" if keeps_freed_memory else "ordinary process (glibc default)"
+    load = os.getloadavg()[0]
+    print(
+        f"threads {args.threads}, numpy {np.__version__}, torch {torch.__version__}, float64, {allocator}; "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
     header = (
         f"{'case':<8}{'reference ms':>14}{'torch ms':>11}{'ref/torch':>11}{'target':>8}"
         f"{'onnx.ref ms':>13}{'onnx.ref/ref':>14}{'max |diff|':>12}"
@@ -112,18 +149,21 @@ def main() -> int:
         x = rng.uniform(-1, 1, (batch, c_in, size, size))
         w = rng.uniform(-1, 1, (c_in, c_out, kernel, kernel))
         params = dict(stride=stride, padding=padding, output_padding=output_padding)
-        ours = _median_seconds(lambda x=x, w=w, params=params: conv_transpose(x, w, **params), args.repeats)
         tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-        theirs = _median_seconds(
-            lambda tx=tx, tw=tw, params=params: torch.nn.functional.conv_transpose2d(tx, tw, **params), args.repeats
+        ours, theirs = _median_seconds_in_turn(
+            [
+                lambda x=x, w=w, params=params: conv_transpose(x, w, **params),
+                lambda tx=tx, tw=tw, params=params: torch.nn.functional.conv_transpose2d(tx, tw, **params),
+            ],
+            args.repeats,
         )
         difference = np.abs(
             conv_transpose(x, w, **params) - torch.nn.functional.conv_transpose2d(tx, tw, **params).numpy()
         )
 
-        onnx_run = _onnx_conv_transpose(x.shape, w.shape, stride, padding, output_padding)
         onnx_text = onnx_ratio_text = "skipped"
-        if name != "large" or not args.skip_onnx_large:
+        if not args.skip_onnx and (name != "large" or not args.skip_onnx_large):
+            onnx_run = _onnx_conv_transpose(x.shape, w.shape, stride, padding, output_padding)
             repeats = 1 if name == "large" else args.repeats
             start = time.perf_counter()
             onnx_out = onnx_run(x, w)
@@ -147,6 +187,10 @@ def main() -> int:
         )
     print()
     print("targets met" if not missed else "targets missed: " + "; ".join(missed))
+    if args.allocator == "both":
+        print()
+        sys.stdout.flush()
+        subprocess.run(_keep_freed_memory_command(args), env={**os.environ, **KEEP_FREED_MEMORY}, check=True)
     return 0
 
 

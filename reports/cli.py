@@ -11,7 +11,9 @@ from pathlib import Path
 def add_commands(commands) -> None:
     report = commands.add_parser("report", help="the static HTML report of result files and directories")
     report.add_argument("results", nargs="+", help="result files or directories (searched recursively), merged")
-    report.add_argument("-o", "--output", default="report", help="the report's directory: index.html and its details/ (default report)")
+    report.add_argument(
+        "-o", "--output", default="report", help="the report's directory: index.html and its details/ (default report)"
+    )
     report.add_argument("--title", default="Transposed convolution conformance")
     gate = commands.add_parser("gate", help="compare results case by case with a baseline; exit 1 on a regression")
     gate.add_argument("results", nargs="+", help="result files or directories of one framework-version series")
