@@ -8,6 +8,7 @@ is none.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import time
 import traceback
@@ -54,7 +55,9 @@ def describe(adapter) -> dict:
     if info["unavailable"] is None:
         info["versions"] = adapters.versions(adapter)
         info["precision"] = adapters.precision(adapter)
-    return info
+    # Plain JSON data only: a framework's own types (torch.__version__ is a TorchVersion) would make the
+    # parent import that framework to unpickle them.
+    return json.loads(json.dumps(info, default=str))
 
 
 def read_output(result, attempt: Attempt) -> None:

@@ -349,3 +349,29 @@ def test_jax_matches_the_reference_through_each_call(jax_adapter, case):
     assert out.dtype == np.float64  # x64 is on: float64 is not silently float32
     np.testing.assert_allclose(out, conv_transpose(x, w, bias, **case.conv_params()), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(_run_repro(jax_adapter, case), out, rtol=1e-12, atol=1e-12)
+
+
+def test_jax_keeps_each_compiled_program_on_disk_and_loads_it_without_compiling(jax_adapter, tmp_path, monkeypatch):
+    import adapters.jax_lax as jax_lax
+
+    monkeypatch.setattr(jax_lax, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(jax_lax, "_LOADED", {})
+    case = Case(input_size=(5, 4), kernel=3, stride=2, padding=1, in_channels=2, out_channels=3, bias=True)
+    other = Case(input_size=(6, 4), kernel=3, stride=2, padding=1, in_channels=2, out_channels=3, bias=True)
+    first = jax_adapter.run(case, *make_inputs(case))
+    jax_adapter.run(other, *make_inputs(other))
+    stored = sorted((tmp_path / "executables").glob("*.pickle"))
+    assert len(stored) == 2  # one program per shape
+
+    def no_compiling(function):
+        raise AssertionError("compiled again instead of loading the stored program")
+
+    jax_lax._LOADED.clear()  # as a new process: only the files remain
+    with monkeypatch.context() as patch:
+        patch.setattr(jax_lax, "_compiled", no_compiling)
+        np.testing.assert_array_equal(jax_adapter.run(case, *make_inputs(case)), first)
+    for path in stored:  # a damaged store is compiled again and replaced, never trusted
+        path.write_bytes(b"not a program")
+    jax_lax._LOADED.clear()
+    np.testing.assert_array_equal(jax_adapter.run(case, *make_inputs(case)), first)
+    assert any(path.read_bytes() != b"not a program" for path in stored)
