@@ -9,6 +9,7 @@ protocol per test, which is more than the comparison itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import re
@@ -187,13 +188,19 @@ def execute(options: Options, out=sys.stdout) -> Finished:
         remaining = sum(run.planned for run in runs.values())
         while remaining:
             run, case, attempt = judged.get()
-            records[run.name].append(run.record(case, attempt))
+            records[run.name].append(_kept(run.record(case, attempt)))
             remaining -= 1
             if run.name in bars:
                 bars[run.name].update()
         for bar in bars.values():
             bar.close()
     finally:
+        # Feeds blocked on a full backlog (a run stopped early) get room for their last attempt, then end.
+        for feed in feeds:
+            feed.halt()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                judged.get_nowait()
         for feed in feeds:
             feed.stop()
         for run in runs.values():
@@ -206,6 +213,14 @@ def execute(options: Options, out=sys.stdout) -> Finished:
         write_junit(finished, chosen, Path(options.junitxml))
     _summary(finished, out)
     return finished
+
+
+def _kept(record: dict) -> dict:
+    """What the summary and the JUnit XML need of a record (the result file holds it whole)."""
+    kept = {key: record[key] for key in ("case_id", "adapter", "outcome", "raw_outcome", "explained", "duration_s")}
+    if not record["explained"]:
+        kept["repro"] = record["repro"]
+    return kept
 
 
 def _progress_bars(options: Options, runs: dict[str, AdapterRun]) -> dict:

@@ -84,8 +84,12 @@ class Feed:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Deliver nothing more (the attempt being delivered, if any, is the last)."""
         self._stopping = True
+
+    def stop(self) -> None:
+        self.halt()
         self.worker.stop()
         self._thread.join(timeout=5)
 
