@@ -109,11 +109,14 @@ def planned_cases(options: Options) -> list[Case]:
     return cases
 
 
-def start_adapters(options: Options) -> dict[str, AdapterRun]:
-    """Every adapter's process imports its framework at the same time; then each is described in turn."""
-    workers = [
-        Worker(spec, timeout=options.case_timeout, threads=options.threads).launch() for spec in options.adapters
-    ]
+def launch_workers(options: Options) -> list[Worker]:
+    """Every adapter's process starts importing its framework at once (``start_adapters`` waits for them)."""
+    return [Worker(spec, timeout=options.case_timeout, threads=options.threads).launch() for spec in options.adapters]
+
+
+def start_adapters(options: Options, workers: list[Worker] | None = None) -> dict[str, AdapterRun]:
+    """Each adapter described in turn, once its process has loaded its framework."""
+    workers = workers or launch_workers(options)
     runs = {}
     for spec, worker in zip(options.adapters, workers):
         run = AdapterRun(
@@ -129,10 +132,9 @@ def start_adapters(options: Options) -> dict[str, AdapterRun]:
     return runs
 
 
-def selection(options: Options, runs: dict[str, AdapterRun]) -> dict[str, list[Case]]:
+def selection(options: Options, runs: dict[str, AdapterRun], cases: list[Case]) -> dict[str, list[Case]]:
     """Each adapter's cases: those of the plan it speaks, then those ``-k`` keeps."""
     selected = keyword_filter(options.keyword)
-    cases = planned_cases(options)
     return {
         name: [
             case for case in cases if run.speaks(case) and selected(keyword_names(name, run.info["framework"], case))
@@ -171,9 +173,11 @@ class Finished:
 def execute(options: Options, out=sys.stdout) -> Finished:
     """Run the selected cases on every adapter and write their records; print what happened."""
     start = time.perf_counter()
-    runs = start_adapters(options)
+    workers = launch_workers(options)
+    cases = planned_cases(options)  # while the frameworks load
+    runs = start_adapters(options, workers)
     startup = time.perf_counter() - start
-    chosen = selection(options, runs)
+    chosen = selection(options, runs, cases)
     records: dict[str, list[dict]] = {name: [] for name in runs}
     judged: queue.Queue = queue.Queue(maxsize=BACKLOG)
     feeds = []

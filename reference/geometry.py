@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -43,22 +44,23 @@ class Geometry:
     output_padding: tuple[int, ...]
     dilation: tuple[int, ...]
 
-    @property
+    # Derived sizes are computed once per Geometry: the suite asks for them several times per case.
+    @cached_property
     def effective_kernel(self) -> tuple[int, ...]:
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
 
-    @property
+    @cached_property
     def full_size(self) -> tuple[int, ...]:
         """Spatial size of the transposed output before cropping and output_padding."""
         return tuple((n - 1) * s + ke for n, s, ke in zip(self.input_size, self.stride, self.effective_kernel))
 
-    @property
+    @cached_property
     def output_size(self) -> tuple[int, ...]:
         return tuple(
             full - begin - end + op for full, (begin, end), op in zip(self.full_size, self.padding, self.output_padding)
         )
 
-    @property
+    @cached_property
     def output_shape(self) -> tuple[int, ...]:
         return (self.batch, self.out_channels, *self.output_size)
 
