@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import queue
 import re
 import sys
@@ -28,12 +29,15 @@ from conformance.case import Case
 from conformance.divergences import REGISTER_DIR
 from conformance.grid import profile
 from conformance.runner import AdapterRun, Feed
-from conformance.worker import Worker
+from conformance.worker import Cases, Worker
 
 TEST_MODULE = "test_conformance.py"
 TEST_FUNCTION = "test_case"
 # Attempts waiting to be judged, at most: a slow judge holds the workers back rather than memory filling.
 BACKLOG = 256
+# Seconds of an adapter's work left that are worth starting one more process of it for (its framework's
+# import costs a few seconds).
+WORTH_A_PROCESS = 20.0
 
 
 @dataclass(frozen=True)
@@ -180,22 +184,36 @@ def execute(options: Options, out=sys.stdout) -> Finished:
     chosen = selection(options, runs, cases)
     records: dict[str, list[dict]] = {name: [] for name in runs}
     judged: queue.Queue = queue.Queue(maxsize=BACKLOG)
-    feeds = []
+    feeds: list[Feed] = []
+    sources: dict[str, Cases] = {}
+    pace = Pace()
     try:
         for name, run in runs.items():
             run.planned = 0 if run.info["unavailable"] else len(chosen[name])
             if run.planned:
-                feeds.append(
-                    Feed(run.worker, chosen[name], lambda case, attempt, run=run: judged.put((run, case, attempt)))
-                )
+                sources[name] = Cases(chosen[name])
+                feeds.append(Feed(run.worker, sources[name], _deliver_to(judged, run)))
         bars = _progress_bars(options, runs)
         remaining = sum(run.planned for run in runs.values())
         while remaining:
-            run, case, attempt = judged.get()
+            try:
+                run, case, attempt = judged.get(timeout=1.0)
+            except queue.Empty:
+                if any(feed.alive for feed in feeds) or not judged.empty():
+                    continue
+                # Never wait for records no one will send: the end lines will show what is missing.
+                print(f"error: the workers stopped with {remaining} cases unrecorded", file=sys.stderr)
+                break
             records[run.name].append(_kept(run.record(case, attempt)))
+            pace.add(run.name, attempt.seconds)
             remaining -= 1
             if run.name in bars:
                 bars[run.name].update()
+            helped = pace.adapter_to_help(sources, busy=sum(feed.alive for feed in feeds))
+            if helped:
+                worker = Worker(runs[helped].worker.spec, timeout=options.case_timeout, threads=options.threads)
+                feeds.append(Feed(worker.launch(), sources[helped], _deliver_to(judged, runs[helped])))
+                runs[helped].processes += 1
         for bar in bars.values():
             bar.close()
     finally:
@@ -217,6 +235,37 @@ def execute(options: Options, out=sys.stdout) -> Finished:
         write_junit(finished, chosen, Path(options.junitxml))
     _summary(finished, out)
     return finished
+
+
+def _deliver_to(judged: queue.Queue, run: AdapterRun):
+    return lambda case, attempt: judged.put((run, case, attempt))
+
+
+class Pace:
+    """Seconds per case of each adapter so far, to lend a core that fell idle to the slowest one left.
+
+    Adapters run side by side, one process each; near the end of a run only the slowest may be left
+    (JAX compiling every new shape), while a core idles. A second process of that adapter then takes
+    cases from the same source, if what is left is worth a framework's import."""
+
+    def __init__(self, cores: int | None = None):
+        self.cores = cores or os.cpu_count() or 1
+        self.seconds: Counter = Counter()
+        self.cases: Counter = Counter()
+
+    def add(self, adapter: str, seconds: float) -> None:
+        self.seconds[adapter] += seconds
+        self.cases[adapter] += 1
+
+    def left(self, adapter: str, cases_left: int) -> float:
+        return cases_left * self.seconds[adapter] / max(self.cases[adapter], 1)
+
+    def adapter_to_help(self, sources: dict, busy: int) -> str | None:
+        if busy >= self.cores:
+            return None
+        work = {name: self.left(name, len(source)) for name, source in sources.items() if len(source)}
+        slowest = max(work, key=work.get, default=None)
+        return slowest if slowest is not None and work[slowest] >= WORTH_A_PROCESS else None
 
 
 def _kept(record: dict) -> dict:
@@ -264,7 +313,8 @@ def tallies(runs: dict[str, AdapterRun]) -> list[str]:
             continue
         tally = ", ".join(f"{count} {outcome}" for outcome, count in sorted(run.outcomes.items()))
         where = f" -> {run.file.path}" if run.file else ""
-        lines.append(f"{run.name}: {tally or 'no cases run'}{where}")
+        processes = f" ({run.processes} processes)" if run.processes > 1 else ""
+        lines.append(f"{run.name}: {tally or 'no cases run'}{processes}{where}")
     return lines
 
 

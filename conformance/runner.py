@@ -54,35 +54,27 @@ def given_to(case, capabilities: Capabilities, framework_modes) -> bool:
 
 
 class Feed:
-    """A thread that runs one adapter's cases through its worker, in order, handing each attempt to
-    ``deliver(case, attempt)``. A worker that cannot be restarted costs the rest of this adapter's cases
-    (each a crash with the reason), never the run."""
+    """A thread that runs cases through one worker of an adapter, handing each attempt to
+    ``deliver(case, attempt)``. ``cases`` may be a ``worker.Cases`` source that other feeds of the same
+    adapter share: each takes the next case left."""
 
-    def __init__(self, worker: Worker, cases: list, deliver):
+    def __init__(self, worker: Worker, cases, deliver):
         self.worker = worker
-        self.cases = list(cases)
+        self.cases = cases
         self._deliver = deliver
         self._stopping = False
         self._thread = threading.Thread(target=self._work, daemon=True, name=f"feed {worker.spec}")
         self._thread.start()
 
     def _work(self) -> None:
-        done = 0
-        try:
-            for case, attempt in self.worker.attempts(self.cases):
-                if self._stopping:
-                    return
-                self._deliver(case, attempt)
-                done += 1
-        except Exception as error:  # e.g. a worker that cannot restart
-            lost = Attempt("crash", message=f"the adapter's process could not be restarted: {error}")
-            for case in self.cases[done:]:
-                if self._stopping:
-                    return
-                self._deliver(case, lost)
+        for case, attempt in self.worker.attempts(self.cases):
+            if self._stopping:
+                return
+            self._deliver(case, attempt)
 
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def halt(self) -> None:
         """Deliver nothing more (the attempt being delivered, if any, is the last)."""
@@ -127,6 +119,7 @@ class AdapterRun:
         self.shard = shard  # engine.Shard or None
         self.file = None
         self.planned = 0
+        self.processes = 1  # the engine may lend an idle core to a slow adapter: a second process
         if self.info["unavailable"]:
             self.worker.stop()
 

@@ -8,8 +8,10 @@ is none.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import multiprocessing
+import threading
 import time
 import traceback
 import warnings
@@ -135,6 +137,26 @@ def _serve(spec: str, connection, threads: int) -> None:
             _send(connection, _attempt(adapter, *connection.recv()))
 
 
+class Cases:
+    """Cases that several workers of one adapter take from, each the next one left (thread-safe)."""
+
+    def __init__(self, cases):
+        self._left = deque(cases)
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            if not self._left:
+                raise StopIteration
+            return self._left.popleft()
+
+    def __len__(self) -> int:
+        return len(self._left)
+
+
 def _bytes(case) -> int:
     return sum(array.nbytes for array in shared_inputs(case) if array is not None)
 
@@ -196,21 +218,42 @@ class Worker:
         Queued cases spare a round trip between cases: the process starts the next case as soon as it
         has sent an answer. The per-case limit still holds, because the process works through its queue
         in order: the wait for the oldest case starts when the answer before it arrived. After a crash or
-        a timeout the process is restarted and the cases it had queued are sent again.
+        a timeout the process is restarted and the cases it had queued are sent again; a process that
+        cannot be restarted leaves every remaining case a crash with the reason. ``cases`` is read only as
+        far as needed, so several workers can share one ``Cases`` source.
         """
-        waiting = deque(cases)
+        source = iter(cases)
+        waiting: deque = deque()
         queued: deque = deque()
-        while waiting or queued:
+        while True:
             if self._process is None or not self._ready or not self._process.is_alive():
                 waiting.extendleft(reversed(queued))
                 queued.clear()
-                self._start()
+                try:
+                    self._start()
+                except Exception as error:
+                    lost = Attempt("crash", message=f"the adapter's process could not be restarted: {error}")
+                    for case in [*waiting, *source]:
+                        yield case, lost
+                    return
             try:
-                while waiting and len(queued) < depth and (not queued or _fits(queued, waiting[0])):
+                while len(queued) < depth:
+                    if not waiting:
+                        waiting.extend(itertools.islice(source, 1))
+                    if not waiting or (queued and not _fits(queued, waiting[0])):
+                        break
+                    try:
+                        inputs = shared_inputs(waiting[0])
+                    except Exception as error:  # the suite's own failure, on this case alone
+                        message = f"the suite could not draw the case's inputs: {type(error).__name__}: {error}"
+                        yield waiting.popleft(), Attempt("suite_error", message=message)
+                        continue
                     queued.append(waiting.popleft())
-                    self._connection.send((queued[-1], *shared_inputs(queued[-1])))
+                    self._connection.send((queued[-1], *inputs))
             except (BrokenPipeError, ConnectionError):
                 pass  # the process died on an earlier case: receiving says which, and the rest are sent again
+            if not queued:
+                return
             attempt = self._receive()
             yield queued.popleft(), attempt
 

@@ -80,6 +80,19 @@ class HangsOn2D:
         return _compute(case, x, w, bias)
 
 
+class SlowCorrect:
+    """Correct, 30 ms a case; its repro names the process that computed it."""
+
+    name = "vendor-slow"
+
+    def run(self, case, x, w, bias):
+        time.sleep(0.03)
+        return _compute(case, x, w, bias)
+
+    def repro(self, case):
+        return f"# computed by process {os.getpid()}"
+
+
 instance = Correct()  # an adapter may also be given as a ready instance
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from conformance import engine
 from conformance.case import Case
-from conformance.engine import Options, Shard, execute, keyword_filter, keyword_names
+from conformance.engine import Options, Pace, Shard, execute, keyword_filter, keyword_names
 from conformance.grid import profile
-from conformance.worker import Worker
+from conformance.worker import Cases, Worker
 from reports.results import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,3 +194,37 @@ def test_large_cases_go_through_the_pipeline_without_deadlock():
         worker.stop()
     assert [attempt.status for _, attempt in answers] == ["ok"] * 6
     assert all(attempt.output.shape == (2, 8, 128, 128) for _, attempt in answers)
+
+
+# --- an idle core lent to the slowest adapter ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("busy", "left", "expected"),
+    [
+        (2, {"jax": 500, "torch": 10}, None),  # every core busy
+        (1, {"jax": 500, "torch": 10}, "jax"),  # the slowest work left gets the core
+        (1, {"jax": 1, "torch": 10}, None),  # too little left to pay for a framework's import
+        (1, {"jax": 0, "torch": 0}, None),  # nothing left
+    ],
+)
+def test_a_spare_core_goes_to_the_adapter_with_the_most_work_left(busy, left, expected):
+    pace = Pace(cores=2)
+    pace.add("jax", 0.1)  # 0.1 s a case
+    pace.add("torch", 0.001)
+    sources = {name: Cases([None] * count) for name, count in left.items()}
+    assert pace.adapter_to_help(sources, busy=busy) == expected
+
+
+def test_a_second_process_shares_the_adapters_cases_and_each_is_recorded_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "WORTH_A_PROCESS", 0.5)  # half a second of work left is worth a second process
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    finished = _engine(tmp_path, "lent", "tests.plugin_adapters:SlowCorrect", keyword="2d")  # 30 ms a case
+    (run,) = finished.runs.values()
+    assert run.processes == 2
+    (merged,) = load([tmp_path / "lent"]).runs
+    ids = [record["case_id"] for record in merged.records]
+    expected = [case.id for case in profile("smoke") if case.rank == 2 and run.speaks(case)]
+    assert sorted(ids) == sorted(expected) and len(set(ids)) == len(ids) > 60
+    assert merged.unfinished is None and {record["outcome"] for record in merged.records} == {"pass"}
+    assert len({record["repro"] for record in merged.records}) == 2  # both processes computed cases
