@@ -17,7 +17,7 @@ import re
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,23 +242,26 @@ def _deliver_to(judged: queue.Queue, run: AdapterRun):
 
 
 class Pace:
-    """Seconds per case of each adapter so far, to lend a core that fell idle to the slowest one left.
+    """Seconds per case of each adapter lately, to lend a core that fell idle to the slowest one left.
 
     Adapters run side by side, one process each; near the end of a run only the slowest may be left
     (JAX compiling every new shape), while a core idles. A second process of that adapter then takes
-    cases from the same source, if what is left is worth a framework's import."""
+    cases from the same source, if what is left is worth a framework's import. The pace is that of the
+    last ``RECENT`` cases: a framework's first calls (its own warm-up) say nothing of the rest."""
+
+    RECENT = 50
 
     def __init__(self, cores: int | None = None):
         self.cores = cores or os.cpu_count() or 1
-        self.seconds: Counter = Counter()
-        self.cases: Counter = Counter()
+        self.recent: dict[str, deque] = {}
 
     def add(self, adapter: str, seconds: float) -> None:
-        self.seconds[adapter] += seconds
-        self.cases[adapter] += 1
+        self.recent.setdefault(adapter, deque(maxlen=self.RECENT)).append(seconds)
 
     def left(self, adapter: str, cases_left: int) -> float:
-        return cases_left * self.seconds[adapter] / max(self.cases[adapter], 1)
+        """Seconds of work left, or 0 until the adapter has shown its pace."""
+        recent = self.recent.get(adapter, ())
+        return cases_left * sum(recent) / len(recent) if len(recent) == self.RECENT else 0.0
 
     def adapter_to_help(self, sources: dict, busy: int) -> str | None:
         if busy >= self.cores:

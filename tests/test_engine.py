@@ -210,14 +210,26 @@ def test_large_cases_go_through_the_pipeline_without_deadlock():
 )
 def test_a_spare_core_goes_to_the_adapter_with_the_most_work_left(busy, left, expected):
     pace = Pace(cores=2)
-    pace.add("jax", 0.1)  # 0.1 s a case
-    pace.add("torch", 0.001)
+    for _ in range(Pace.RECENT):
+        pace.add("jax", 0.1)  # 0.1 s a case
+        pace.add("torch", 0.001)
     sources = {name: Cases([None] * count) for name, count in left.items()}
     assert pace.adapter_to_help(sources, busy=busy) == expected
 
 
+def test_the_pace_is_that_of_recent_cases_not_the_frameworks_warm_up():
+    pace = Pace(cores=2)
+    pace.add("tf", 5.0)  # the first call builds the framework's runtime
+    assert pace.left("tf", 1000) == 0.0  # not shown its pace yet
+    for _ in range(Pace.RECENT):
+        pace.add("tf", 0.002)
+    assert pace.left("tf", 1000) == pytest.approx(2.0)
+    assert pace.adapter_to_help({"tf": Cases([None] * 1000)}, busy=1) is None  # 2 s left: not worth an import
+
+
 def test_a_second_process_shares_the_adapters_cases_and_each_is_recorded_once(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "WORTH_A_PROCESS", 0.5)  # half a second of work left is worth a second process
+    monkeypatch.setattr(Pace, "RECENT", 5)  # its pace is known after 5 cases
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
     finished = _engine(tmp_path, "lent", "tests.plugin_adapters:SlowCorrect", keyword="2d")  # 30 ms a case
     (run,) = finished.runs.values()
