@@ -15,7 +15,13 @@ HERE = Path(__file__).resolve().parent
 
 def _run(args: argparse.Namespace) -> int:
     from adapters import CPU_ADAPTERS
-    from conformance.engine import Options, execute
+    from conformance.engine import Options, execute, keyword_filter
+
+    try:
+        keyword_filter(args.k)
+    except ValueError as error:  # a malformed -k: say so before any framework loads
+        print(f"python -m conformance run: error: {error}", file=sys.stderr)
+        return 2
 
     options = Options(
         adapters=args.adapter or list(CPU_ADAPTERS),

@@ -240,3 +240,12 @@ def test_a_second_process_shares_the_adapters_cases_and_each_is_recorded_once(tm
     assert sorted(ids) == sorted(expected) and len(set(ids)) == len(ids) > 60
     assert merged.unfinished is None and {record["outcome"] for record in merged.records} == {"pass"}
     assert len({record["repro"] for record in merged.records}) == 2  # both processes computed cases
+
+
+def test_a_malformed_k_on_the_command_line_is_one_line_and_status_2():
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--adapter", CORRECT, "-k", "2d and ("],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert completed.stderr.startswith("python -m conformance run: error: -k '2d and (':")
