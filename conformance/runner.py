@@ -67,10 +67,14 @@ class Feed:
         self._thread.start()
 
     def _work(self) -> None:
-        for case, attempt in self.worker.attempts(self.cases):
-            if self._stopping:
-                return
-            self._deliver(case, attempt)
+        try:
+            for case, attempt in self.worker.attempts(self.cases):
+                if self._stopping:
+                    return
+                self._deliver(case, attempt)
+        except (OSError, ValueError):
+            if not self._stopping:  # a worker stopped under a halted feed: the run is over, nothing is lost
+                raise
 
     @property
     def alive(self) -> bool:
