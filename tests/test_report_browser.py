@@ -20,6 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=f"no headless browser: {browser.missing()}")
 
 
+def _detail_of(driver, case) -> str:
+    """Search the matrix for one case and open its cell's detail; the detail's text."""
+    from selenium.webdriver.common.by import By
+
+    search = driver.find_element(By.ID, "search")
+    search.clear()
+    search.send_keys(case.id)
+    return browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable"))
+
+
 def test_report_in_chromium(tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -78,27 +88,21 @@ def test_new_outcomes_details_in_chromium(tmp_path):
     artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
 
-    def detail_of(case):
-        search = driver.find_element(By.ID, "search")
-        search.clear()
-        search.send_keys(case.id)
-        return browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable"))
-
     with browser.chromium() as driver:
         browser.open_report(driver, index)
         assert len(driver.find_elements(By.CSS_SELECTOR, "#matrix-body td.cell.clickable")) == 5
-        text = detail_of(cases[0])
+        text = _detail_of(driver, cases[0])
         assert "output dtype float32, but the case's dtype is float64" in text
         assert "The values are within tolerance of the reference." in text
-        text = detail_of(cases[1])
+        text = _detail_of(driver, cases[1])
         shape = ", ".join(map(str, (*cases[1].output_shape[:-1], cases[1].output_shape[-1] + 2)))
         assert "(violates negative_pad)" in text and f"returned an output of shape ({shape})" in text
         assert "reading the arguments as: padding read as zero" in text and "NOT explained" in text
-        text = detail_of(cases[2])
+        text = _detail_of(driver, cases[2])
         assert f"alpha on {cases[2].id}\npass\n" in text and "Refused at construction." in text
         assert "alpha refuses <negative_pad>" in text
-        assert "not the framework's fault" in detail_of(cases[3])
-        assert "Divergence made-up-xfail" in detail_of(cases[4])
+        assert "not the framework's fault" in _detail_of(driver, cases[3])
+        assert "Divergence made-up-xfail" in _detail_of(driver, cases[4])
         driver.find_element(By.CSS_SELECTOR, "#detail a[href='#register-made-up-xfail']").click()
         register = driver.find_element(By.ID, "register-made-up-xfail")
         assert register.is_displayed() and "made-up-xfail" in register.text
@@ -121,25 +125,19 @@ def test_details_load_on_demand_in_chromium(tmp_path, monkeypatch):
     assert files["3"] == files["7"] != files["150"]  # the matrix's order: by family, then id
     loaded = "return [...document.querySelectorAll('script[src]')].map(s => s.getAttribute('src'))"
 
-    def open_case(case):
-        search = driver.find_element(By.ID, "search")
-        search.clear()
-        search.send_keys(case.id)
-        return browser.open_detail(driver, driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.clickable"))
-
     with browser.chromium() as driver:
         browser.open_report(driver, index)
         assert driver.execute_script(loaded) == []  # nothing but the page until a cell is opened
-        text = open_case(cases[3])
+        text = _detail_of(driver, cases[3])
         assert f"alpha on {cases[3].id}\nvalue_mismatch, NOT explained" in text
         assert "max abs error\n0.5000" in text and "worst error / tolerance\n10000" in text
         assert f"import alpha\n# reproduces {cases[3].id} <here>" in text
         assert driver.execute_script(loaded) == [files["3"]]
         assert driver.find_elements(By.CSS_SELECTOR, "#detail canvas.error-map")
-        text = open_case(cases[150])
+        text = _detail_of(driver, cases[150])
         assert f"alpha on {cases[150].id}" in text and f"# reproduces {cases[150].id} <here>" in text
         assert driver.execute_script(loaded) == [files["3"], files["150"]]
-        text = open_case(cases[7])  # from the file loaded for cases[3]: not loaded again
+        text = _detail_of(driver, cases[7])  # from the file loaded for cases[3]: not loaded again
         assert f"alpha on {cases[7].id}\nshape_mismatch" in text and "expected (" in text
         assert driver.execute_script(loaded) == [files["3"], files["150"]]
 
@@ -147,7 +145,7 @@ def test_details_load_on_demand_in_chromium(tmp_path, monkeypatch):
         path.unlink()
     with browser.chromium() as driver:
         browser.open_report(driver, index)
-        text = open_case(cases[3])
+        text = _detail_of(driver, cases[3])
         assert f"Could not load details/chunk-{rows[cases[3].id] // 50:04d}.js." in text
         assert "keep the two together" in text
         assert driver.execute_script("return document.getElementById('detail').dataset.state") == "failed"
