@@ -39,6 +39,15 @@ def _run(args: argparse.Namespace) -> int:
     return execute(options).exit_status
 
 
+def _thread_count(text: str) -> int:
+    from conformance.engine import thread_count
+
+    try:
+        return thread_count(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _shard(text: str):
     from conformance.engine import Shard
 
@@ -59,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
     run.add_argument(
         "--threads",
-        type=int,
+        type=_thread_count,
         default=1,
         help="threads per operation in each framework (default 1: adapters run side by side; 0: the framework's own)",
     )

@@ -22,6 +22,7 @@ from conformance.engine import (
     start_adapters,
     tallies,
     test_id,
+    thread_count,
 )
 from conformance.grid import PROFILES
 from conformance.runner import Feed
@@ -39,7 +40,9 @@ def pytest_addoption(parser):
     group.addoption("--dtype", action="append", default=[], help="only cases of this dtype (repeatable)")
     group.addoption("--results", default="results", help="directory for the JSON Lines result files")
     group.addoption("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
-    group.addoption("--threads", type=int, default=1, help="threads per operation in each framework (0: its own)")
+    group.addoption(
+        "--threads", type=thread_count, default=1, help="threads per operation in each framework (0: its own)"
+    )
     group.addoption("--register", default=str(REGISTER_DIR), help="directory of divergence register files")
     group.addoption("--shard", default=None, type=Shard.parse, help="run shard K of N of the profile (K/N)")
 

@@ -63,6 +63,13 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+def thread_count(text: str) -> int:
+    """Threads per framework operation as given on a command line: a whole number, 0 for the framework's own."""
+    if not text.strip().isdigit():
+        raise ValueError(f"{text!r}: give a whole number of threads, 0 for the framework's own")
+    return int(text)
+
+
 def marker_name(framework: str) -> str:
     """The pytest marker of a framework's tests (its name as an identifier)."""
     return re.sub(r"\W", "_", framework)

@@ -249,3 +249,13 @@ def test_a_malformed_k_on_the_command_line_is_one_line_and_status_2():
     )  # fmt: skip
     assert completed.returncode == 2 and "Traceback" not in completed.stderr
     assert completed.stderr.startswith("python -m conformance run: error: -k '2d and (':")
+
+
+@pytest.mark.parametrize("threads", ["-1", "two"])
+def test_a_bad_thread_count_is_one_line_and_status_2(threads):
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--adapter", CORRECT, "--threads", threads],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert f"argument --threads: {threads!r}: give a whole number of threads" in completed.stderr
