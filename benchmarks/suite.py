@@ -37,7 +37,17 @@ def _run(arguments: list[str], cache: Path, results: Path) -> tuple[float, int, 
     environment = {**os.environ, "CONFORMANCE_JAX_CACHE": str(cache)}
     start = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "--results", str(results), "--no-progress", *arguments],
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--overwrite",
+            "--results",
+            str(results),
+            "--no-progress",
+            *arguments,
+        ],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -54,7 +64,18 @@ def _pytest(arguments: list[str], cache: Path, results: Path) -> tuple[float, in
     environment = {**os.environ, "CONFORMANCE_JAX_CACHE": str(cache)}
     start = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", "--results", str(results)]
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "conformance",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--overwrite",
+            "--results",
+            str(results),
+        ]
         + arguments,
         cwd=ROOT,
         env=environment,

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
-from conformance.divergences import REGISTER_DIR
+from conformance.case import DTYPE_CODES
+from conformance.errors import UserError
 from conformance.grid import PROFILES
 
 HERE = Path(__file__).resolve().parent
+SCHEMAS_DIR = HERE.parent / "schemas"
 
 
 def _run(args: argparse.Namespace) -> int:
     from adapters import CPU_ADAPTERS
-    from conformance.engine import Options, execute, keyword_filter
-
-    try:
-        keyword_filter(args.k)
-    except ValueError as error:  # a malformed -k: say so before any framework loads
-        print(f"python -m conformance run: error: {error}", file=sys.stderr)
-        return 2
+    from conformance.engine import Options, execute
 
     options = Options(
         adapters=args.adapter or list(CPU_ADAPTERS),
@@ -30,13 +27,25 @@ def _run(args: argparse.Namespace) -> int:
         results=Path(args.results),
         case_timeout=args.case_timeout,
         threads=args.threads,
-        register=Path(args.register),
+        registers=[Path(directory) for directory in args.register],
         keyword=args.k,
         shard=args.shard,
         junitxml=Path(args.junitxml) if args.junitxml else None,
         progress=args.progress,
+        existing="resume" if args.resume else "overwrite" if args.overwrite else "refuse",
+        allow_unavailable=args.allow_unavailable,
     )
     return execute(options).exit_status
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds above 0")
+    return value
 
 
 def _thread_count(text: str) -> int:
@@ -57,15 +66,67 @@ def _shard(text: str):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument said on one line (as every other bad input), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run cases on adapters and write result records")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (UserError, OSError) as error:  # an OSError here is a path the user gave: unwritable, full, missing
+        if args.debug:
+            raise
+        said = error if isinstance(error, UserError) else f"{error.filename or ''}: {error.strerror or error}"
+        print(f"{parser.prog} {args.command}: error: {said}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"{parser.prog} {args.command}: interrupted; every result file written so far has its end line",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "equivalence":
+        return _equivalence(args)
+    if args.command == "capabilities":
+        print(capabilities_table())
+        return 0
+    if args.command == "schemas":
+        for path in write_schemas(Path(args.output)):
+            print(path)
+        return 0
+    from reports.cli import run
+
+    return run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="on bad input, show the traceback too")
+    parser = Parser(prog="python -m conformance", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    run = commands.add_parser("run", parents=[common], help="run cases on adapters and write result records")
     run.add_argument("--adapter", action="append", default=[], help="adapter name or module:Class (repeatable)")
     run.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-    run.add_argument("--dtype", action="append", default=[], help="only this dtype (repeatable)")
+    run.add_argument(
+        "--dtype", action="append", default=[], choices=list(DTYPE_CODES), help="only this dtype (repeatable)"
+    )
     run.add_argument("--results", default="results", help="directory for the result files (default results)")
-    run.add_argument("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume", action="store_true", help="continue the result files already there: run only the cases they lack"
+    )
+    existing.add_argument("--overwrite", action="store_true", help="replace the result files already there")
+    run.add_argument("--case-timeout", type=_seconds, default=60.0, help="seconds one case may take (default 60)")
     run.add_argument(
         "--threads",
         type=_thread_count,
@@ -77,7 +138,22 @@ def main(argv: list[str] | None = None) -> int:
         "--shard", type=_shard, default=None, help="run shard K of N of the profile (K/N, split by case id)"
     )
     run.add_argument("--junitxml", default=None, help="also write JUnit XML here")
-    run.add_argument("--register", default=str(REGISTER_DIR), help="directory of divergence register files")
+    run.add_argument(
+        "--register",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of divergence register files (<adapter>.toml), added to the built-in register (repeatable)",
+    )
+    run.add_argument(
+        "--allow-unavailable",
+        action="append",
+        nargs="?",
+        const="*",
+        default=[],
+        metavar="ADAPTER",
+        help="an adapter (or, without a name, any) that may be unavailable here without failing the run (repeatable)",
+    )
     run.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -85,28 +161,56 @@ def main(argv: list[str] | None = None) -> int:
         help="per-adapter progress bars (default: on a terminal only)",
     )
     equivalence = commands.add_parser(
-        "equivalence", help="where 'same' and 'valid' agree across frameworks, from a results directory"
+        "equivalence",
+        parents=[common],
+        help="where 'same' and 'valid' agree across frameworks, from a results directory",
     )
     equivalence.add_argument("results", nargs="+", help="directories of result files (one run or several)")
     equivalence.add_argument(
         "-o", "--output", default=None, help="file to write (default FIRST_RESULTS_DIR/equivalence.jsonl)"
     )
     commands.add_parser(
-        "capabilities", help="print each built-in adapter's capability table (the README's table of limits)"
+        "capabilities",
+        parents=[common],
+        help="print each built-in adapter's capability table (the README's table of limits)",
     )
+    schemas = commands.add_parser(
+        "schemas",
+        parents=[common],
+        help="write the JSON Schemas of result files, baselines and site data (the ones in schemas/)",
+    )
+    schemas.add_argument("-o", "--output", default=str(SCHEMAS_DIR), help=f"directory (default {SCHEMAS_DIR})")
     # The front door also offers the commands that only read records; they live downstream, in reports/.
-    from reports.cli import add_commands, run
+    from reports.cli import add_commands
 
-    add_commands(commands)
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "equivalence":
-        return _equivalence(args)
-    if args.command == "capabilities":
-        print(capabilities_table())
-        return 0
-    return run(args)
+    add_commands(commands, common)
+    return parser
+
+
+def schemas() -> dict[str, dict]:
+    """Each file format's JSON Schema by file name, derived from the code that writes and reads it."""
+    from conformance.equivalence import schema as equivalence_file
+    from conformance.records import schema as result_file
+    from reports.gate import schema as baseline
+    from reports.site import schema as site_data
+
+    return {
+        "result-file.schema.json": result_file(),
+        "baseline.schema.json": baseline(),
+        "site-data.schema.json": site_data(),
+        "equivalence-file.schema.json": equivalence_file(),
+    }
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"-o {directory}: a file is there, not a directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, schema in schemas().items():
+        paths.append(directory / name)
+        paths[-1].write_text(json.dumps(schema, indent=1) + "\n", encoding="utf-8")
+    return paths
 
 
 def capabilities_table() -> str:
@@ -121,7 +225,10 @@ def capabilities_table() -> str:
 def _equivalence(args: argparse.Namespace) -> int:
     from conformance.equivalence import write
 
-    path = write([Path(path) for path in args.results], Path(args.output) if args.output else None)
+    warnings: list[str] = []
+    path = write([Path(path) for path in args.results], Path(args.output) if args.output else None, warnings)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
     for line in lines:
         if line["points"] == 0 or line["agree_everywhere"]:

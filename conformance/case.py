@@ -20,7 +20,7 @@ from reference.geometry import Geometry, geometry, padding_pairs, per_axis
 DTYPE_CODES = {"float64": "f64", "float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 _DTYPES_BY_CODE = {code: name for name, code in DTYPE_CODES.items()}
 
-_ID_PATTERN = re.compile(
+ID_PATTERN = re.compile(
     r"^(?P<rank>[123])d"
     r"-n(?P<batch>\d+)"
     r"-ci(?P<in_channels>\d+)"
@@ -202,7 +202,7 @@ class Case:
     @classmethod
     @functools.lru_cache(maxsize=1 << 16)  # cases are immutable; reports parse each id once per adapter
     def from_id(cls, case_id: str) -> Case:
-        match = _ID_PATTERN.match(case_id)
+        match = ID_PATTERN.match(case_id)
         if match is None:
             raise ValueError(f"not a case id: {case_id!r}")
         fields = match.groupdict()

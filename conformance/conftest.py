@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from adapters import CPU_ADAPTERS
-from conformance.divergences import REGISTER_DIR
 from conformance.engine import (
     Options,
     Shard,
+    check,
     marker_name,
+    open_files,
     planned_cases,
     register_problems,
     start_adapters,
@@ -24,6 +25,7 @@ from conformance.engine import (
     test_id,
     thread_count,
 )
+from conformance.errors import UserError
 from conformance.grid import PROFILES
 from conformance.runner import Feed
 
@@ -43,7 +45,11 @@ def pytest_addoption(parser):
     group.addoption(
         "--threads", type=thread_count, default=1, help="threads per operation in each framework (0: its own)"
     )
-    group.addoption("--register", default=str(REGISTER_DIR), help="directory of divergence register files")
+    group.addoption(
+        "--register", action="append", default=[], help="a directory of register files added to the built-in one"
+    )
+    group.addoption("--resume", action="store_true", help="continue the result files already there")
+    group.addoption("--overwrite", action="store_true", help="replace the result files already there")
     group.addoption("--shard", default=None, type=Shard.parse, help="run shard K of N of the profile (K/N)")
 
 
@@ -57,6 +63,12 @@ class Attempts:
     def deliver(self, case, attempt) -> None:
         with self._ready:
             self._arrived[case.id] = attempt
+            self._ready.notify_all()
+
+    def deliver_recorded(self, case_id: str) -> None:
+        """A case an earlier run recorded (--resume): there is no attempt, the test says so."""
+        with self._ready:
+            self._arrived[case_id] = None
             self._ready.notify_all()
 
     def take(self, case_id: str):
@@ -74,10 +86,19 @@ class ConformanceRun:
             results=Path(config.getoption("results")),
             case_timeout=config.getoption("case_timeout"),
             threads=config.getoption("threads"),
-            register=Path(config.getoption("register")),
+            registers=[Path(directory) for directory in config.getoption("register")],
             shard=config.getoption("shard"),
+            existing="resume"
+            if config.getoption("resume")
+            else "overwrite"
+            if config.getoption("overwrite")
+            else "refuse",
         )
-        self.adapters = start_adapters(self.options)
+        try:
+            check(self.options)
+            self.adapters = start_adapters(self.options)
+        except UserError as error:  # said on one line, as the engine's front door says it
+            raise pytest.UsageError(str(error)) from None
         cases = planned_cases(self.options)
         self.cases = {name: [case for case in cases if run.speaks(case)] for name, run in self.adapters.items()}
         self.narrowed = bool(self.options.dtypes or self.options.shard)
@@ -85,18 +106,27 @@ class ConformanceRun:
         self.feeds = []
 
     def start(self, selected: dict) -> None:
-        """Once selection is final (-k, -m), every adapter's worker starts on its selected cases."""
+        """Once selection is final (-k, -m), every adapter's result file is opened and its worker starts
+        on its selected cases (with --resume, those its file lacks: the others are taken as recorded)."""
+        chosen = {name: selected.get(name, []) for name in self.adapters}
+        try:
+            left = open_files(self.options, self.adapters, chosen)
+        except UserError as error:
+            raise pytest.UsageError(str(error)) from None
         for name, run in self.adapters.items():
-            run.planned = 0 if run.info["unavailable"] else len(selected.get(name, []))
-            if run.planned:
-                self.feeds.append(Feed(run.worker, selected[name], self.attempts[name].deliver))
+            recorded = {case.id for case in chosen[name]} - {case.id for case in left[name]}
+            for case_id in recorded:
+                self.attempts[name].deliver_recorded(case_id)
+            if left[name]:
+                self.feeds.append(Feed(run.worker, left[name], self.attempts[name].deliver))
 
     def close(self):
         for feed in self.feeds:
             feed.stop()
         for run in self.adapters.values():
             run.stop()
-            run.open_file().close()  # an unavailable or deselected adapter still leaves its envelope
+            if run.file is not None:
+                run.file.close()
 
 
 def pytest_configure(config):

@@ -3,16 +3,16 @@
 An entry::
 
     [[divergence]]
-    id = "onnx-reference-grouped-channels"
+    id = "onnx-reference-grouped-channels"  # letters, digits, '.', '_', '-'; unique over every directory read
     kind = "xfail"            # xfail: a non-pass outcome is expected; unsupported: the adapter
                               # cannot express these cases; tolerance: compare with a wider bound
     reason = "why, in a sentence a user can act on"
-    links = ["https://github.com/..."]    # upstream reports; if none exists, links = [] and
+    links = ["https://github.com/..."]    # upstream reports; if none exists, leave links out (or []) and
     upstream = "no upstream report found" # say so
     outcomes = ["rejected"]  # xfail and unsupported: the raw outcomes it explains (required)
     message = "INVALID_ARGUMENT"  # optional: a regular expression the error message must match
     output_dtype = "float32" # promotion only: the dtype the framework documents for these cases
-    widen = 4.0              # tolerance only: factor on the derived tolerance
+    widen = 4.0              # tolerance only: factor on the derived tolerance (a finite number > 1)
     strict = false           # optional: the divergence shows on some selected cases only, so a pass
                              # stays a pass instead of an xpass (default true); it then needs a message
                              # pattern wherever it explains an error
@@ -24,7 +24,10 @@ An entry::
     groups = [2, 3]
     asymmetric_padding = true
 
-Selectable keys: the case's fields and the derived facts in ``DERIVED``. An entry applies to must-reject
+Selectable keys: the case's fields and the derived facts in ``DERIVED``, each with the type of its value
+(true/false, an integer, a string; a per-axis field is a list, one item per axis). Keys that one kind
+alone reads (``KIND_ONLY_KEYS``) are an error on any other kind, as is anything a file holds beside its
+``[[divergence]]`` entries: nothing written in a register is silently ignored. An entry applies to must-reject
 cases only where it selects ``violates``. What an adapter cannot express is not written here: it is
 derived from the adapter's capability table (``capability_entries``).
 """
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -46,7 +49,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from conformance import modes
-from conformance.case import Case
+from conformance.case import DTYPE_CODES, Case
+from conformance.errors import UserError
+from conformance.invalid import RULES
 from conformance.records import OUTCOMES
 
 REGISTER_DIR = Path(__file__).parent / "divergences"
@@ -113,8 +118,35 @@ DERIVED = {
 SELECTABLE = {f.name for f in fields(Case)} | set(DERIVED)
 
 
-class RegisterError(ValueError):
-    """A register file breaks a rule; the message names the file, the entry and the rule."""
+def _plain(value):
+    """Tuples, nested or not, as lists: the form a TOML selector writes them in."""
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value
+
+
+def selected_value(case: Case, key: str):
+    """The value a selector key reads off a case (a field or a derived fact), tuples as lists."""
+    return _plain(DERIVED[key](case) if key in DERIVED else getattr(case, key))
+
+
+# What each selector's values look like, read off one real case: a selector written with another type
+# (a string for a number, 1 for true) would silently match nothing.
+SELECTOR_EXAMPLES = {key: selected_value(Case(input_size=(3,), kernel=(2,)), key) for key in sorted(SELECTABLE)}
+# Selectors whose values come from a closed set.
+SELECTOR_CHOICES = {"dtype": tuple(DTYPE_CODES), "violates": tuple(RULES)}
+# Ids end up in report pages and their addresses.
+SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
+# Keys that mean something to some kinds only: on any other kind they would be silently ignored.
+KIND_ONLY_KEYS = {
+    "widen": ("tolerance",),
+    "output_dtype": ("promotion",),
+    "outcomes": ("xfail", "unsupported"),
+    "message": ("xfail", "unsupported"),
+    "strict": ("xfail", "unsupported"),
+}
+
+
+class RegisterError(UserError, ValueError):
+    """A register file breaks a rule; the message names the file, the entry and the field, and the rule."""
 
 
 @dataclass(frozen=True)
@@ -141,9 +173,7 @@ class Divergence:
         if case.violates and "violates" not in self.select:
             return False
         for key, wanted in self.select.items():
-            value = DERIVED[key](case) if key in DERIVED else getattr(case, key)
-            if isinstance(value, tuple):
-                value = list(value)
+            value = selected_value(case, key)
             options = wanted if isinstance(wanted, list) and not isinstance(value, list) else [wanted]
             if value not in options:
                 return False
@@ -248,127 +278,259 @@ def capability_entries(adapter: str, capabilities, framework_modes) -> list[Dive
     ]
 
 
+# How a message names one value, and several values, of each selector type.
+TYPE_NAMES = {bool: ("true or false", "booleans"), int: ("an integer", "integers"), str: ("a string", "strings")}
+
+
+def _plural(example) -> str:
+    return f"lists of {_plural(example[0])}" if isinstance(example, list) else TYPE_NAMES[type(example)][1]
+
+
+def _has_type_of(value, example) -> bool:
+    """Whether a TOML value has the type of a case's value: bool and int apart, lists non-empty and alike."""
+    if isinstance(example, list):
+        return isinstance(value, list) and len(value) > 0 and all(_has_type_of(item, example[0]) for item in value)
+    return type(value) is type(example)
+
+
+def _selector_problem(key: str, wanted) -> str | None:
+    """What is wrong with ``select.<key> = wanted``, or None."""
+    example = SELECTOR_EXAMPLES[key]
+    if isinstance(example, list):  # a per-axis field: the list is the value itself, one item per axis
+        if not _has_type_of(wanted, example):
+            return f"select.{key} must be a non-empty list of {_plural(example[0])} (one per axis), got {wanted!r}"
+        return None
+    if not (_has_type_of(wanted, example) or _has_type_of(wanted, [example])):
+        return (
+            f"select.{key} must be {TYPE_NAMES[type(example)][0]} or a non-empty list of {_plural(example)} "
+            f"(any of which matches), got {wanted!r}"
+        )
+    choices = SELECTOR_CHOICES.get(key)
+    values = wanted if isinstance(wanted, list) else [wanted]
+    unknown = choices and [value for value in values if value not in choices]
+    if unknown:
+        return f"select.{key} values {unknown} are not among {list(choices)}"
+    return None
+
+
+def _widen_factor(value) -> float | None:
+    """A tolerance factor as a float: a finite number > 1 (true is not a number here), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        factor = float(value)
+    except OverflowError:  # an integer beyond float's range
+        return None
+    return factor if math.isfinite(factor) and factor > 1 else None
+
+
 def _entry(adapter: str, raw: dict, where: str) -> Divergence:
     def fail(rule: str):
         raise RegisterError(f"{where}: {rule}")
 
     known = {f.name for f in fields(Divergence)} - {"adapter", "test"}
     if set(raw) - known:
-        fail(f"unknown keys {sorted(set(raw) - known)}")
-    if not str(raw.get("id", "")).strip():
-        fail("an entry needs an id")
+        fail(f"unknown keys {sorted(set(raw) - known)}; an entry's keys are {sorted(known)}")
+    entry_id = raw.get("id", "")
+    if not isinstance(entry_id, str) or not entry_id.strip():
+        fail("an entry needs an id (a non-empty string)")
+    if not SAFE_ID.fullmatch(entry_id):
+        fail(f"id {entry_id!r} may hold only letters, digits, '.', '_' and '-'")
     kind = raw.get("kind")
     if kind not in KINDS:
         fail(f"kind must be one of {KINDS}, got {kind!r}")
-    if not str(raw.get("reason", "")).strip():
-        fail("an entry needs a reason")
+    if kind == "tolerance" and "widen" not in raw:
+        fail("a tolerance entry needs widen > 1")
+    if kind == "promotion" and "output_dtype" not in raw:
+        fail("a promotion entry needs output_dtype")
+    for key, kinds in KIND_ONLY_KEYS.items():
+        if key in raw and kind not in kinds:
+            fail(f"{key} applies to {' and '.join(kinds)} entries only, not to this {kind} entry")
+    reason = raw.get("reason", "")
+    if not isinstance(reason, str) or not reason.strip():
+        fail("an entry needs a reason (a non-empty string)")
     select = raw.get("select")
     if not isinstance(select, dict) or not select:
         fail("an entry needs a non-empty [select] table")
     if set(select) - SELECTABLE:
         fail(f"unknown selector keys {sorted(set(select) - SELECTABLE)}; selectable: {sorted(SELECTABLE)}")
-    links = raw.get("links")
-    if not isinstance(links, list) or not all(str(link).startswith("https://") for link in links):
-        fail("links must be a list of https:// addresses")
-    upstream = str(raw.get("upstream", ""))
+    for key, wanted in select.items():
+        problem = _selector_problem(key, wanted)
+        if problem:
+            fail(problem)
+    links = raw.get("links", [])
+    if not isinstance(links, list) or not all(isinstance(link, str) and link.startswith("https://") for link in links):
+        fail(f"links must be a list of https:// addresses, got {links!r}")
+    upstream = raw.get("upstream", "")
+    if not isinstance(upstream, str):
+        fail(f"upstream must be a string, got {upstream!r}")
     if not links and "no upstream report found" not in upstream.lower():
         fail('an entry without links must say upstream = "no upstream report found"')
     outcomes = raw.get("outcomes", [])
-    if not isinstance(outcomes, list) or set(outcomes) - set(NON_PASS):
-        fail(f"outcomes must be a list among {NON_PASS}")
+    if not isinstance(outcomes, list) or not all(outcome in NON_PASS for outcome in outcomes):
+        fail(f"outcomes must be a list among {NON_PASS}, got {outcomes!r}")
     if kind in ("xfail", "unsupported") and not outcomes:
         fail(f"a {kind} entry must name the outcomes it explains (outcomes = [...])")
     if kind == "unsupported" and set(outcomes) - {"unsupported", "rejected"}:
         fail('an unsupported entry explains only "unsupported" or "rejected"')
     strict = raw.get("strict", True)
     if not isinstance(strict, bool):
-        fail("strict must be true or false")
-    message = str(raw.get("message", ""))
+        fail(f"strict must be true or false, got {strict!r}")
+    message = raw.get("message", "")
+    if not isinstance(message, str):
+        fail(f"message must be a string (a regular expression), got {message!r}")
     try:
         re.compile(message)
-    except re.error as error:
+    except (re.error, OverflowError) as error:
         fail(f"message is not a regular expression: {error}")
     if not strict and not message and {"rejected", "unsupported"} & set(outcomes):
         fail("a non-strict entry that explains an error needs a message pattern (what it covers, and no more)")
-    if kind == "tolerance" and not float(raw.get("widen", 0)) > 1:
-        fail("a tolerance entry needs widen > 1")
-    if kind == "promotion" and not raw.get("output_dtype"):
-        fail("a promotion entry needs output_dtype")
+    widen = 1.0  # only tolerance entries have one, and they must
+    if "widen" in raw:
+        widen = _widen_factor(raw["widen"])
+        if widen is None:
+            fail(f"widen must be a finite number > 1, got {raw['widen']!r}")
+    output_dtype = raw.get("output_dtype", "")
+    if "output_dtype" in raw and output_dtype not in DTYPE_CODES:
+        fail(f"output_dtype must be one of the case dtypes {list(DTYPE_CODES)}, got {output_dtype!r}")
     devices = raw.get("devices", [])
-    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
-        fail("devices must be a list of device names")
+    if not isinstance(devices, list) or not all(isinstance(d, str) and d.strip() for d in devices):
+        fail(f"devices must be a list of device names, got {devices!r}")
     versions = raw.get("versions", {})
     if not isinstance(versions, dict):
-        fail("versions must be a table of package = version range")
+        fail(f"versions must be a table of package = version range, got {versions!r}")
     for package, spec in versions.items():
+        if not isinstance(spec, str) or not spec.strip():
+            fail(f"versions.{package} must be a version range in a string (e.g. '>=1.30,<1.32'), got {spec!r}")
         try:
-            SpecifierSet(str(spec))
+            SpecifierSet(spec)
         except InvalidSpecifier:
             fail(f"versions.{package} = {spec!r} is not a version range (e.g. '>=1.30,<1.32')")
     return Divergence(
-        id=raw["id"],
+        id=entry_id,
         adapter=adapter,
         kind=kind,
-        reason=raw["reason"].strip(),
+        reason=reason.strip(),
         select=dict(select),
         links=tuple(links),
         upstream=upstream,
         outcomes=tuple(outcomes),
-        widen=float(raw.get("widen", 1.0)),
+        widen=widen,
         strict=strict,
         message=message,
-        output_dtype=str(raw.get("output_dtype", "")),
+        output_dtype=output_dtype,
         devices=tuple(devices),
-        versions={str(k): str(v) for k, v in versions.items()},
+        versions=dict(versions),
     )
+
+
+ENTRY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*divergence[ \t]*\]\]", re.MULTILINE)
+TOML_POSITION = re.compile(r"(?P<reason>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)", re.DOTALL)
+
+
+def _read_entries(path: Path) -> list[tuple[str, dict]]:
+    """The raw entries of a register file, each with where it is (``path:line: entry N (id 'x')``).
+
+    A register file holds ``[[divergence]]`` entries and nothing else: any other top-level key (a typo such
+    as ``[[divergnce]]``) would otherwise be ignored, and its entries with it.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RegisterError(f"{path}: cannot read the register file: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise RegisterError(
+            f"{path}:{line}: not UTF-8 text (byte {data[error.start]:#04x}); a register file is UTF-8"
+        ) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        position = TOML_POSITION.fullmatch(str(error))
+        if position is None:
+            raise RegisterError(f"{path}: not valid TOML: {error}") from None
+        raise RegisterError(
+            f"{path}:{position['line']}:{position['column']}: not valid TOML: {position['reason']}"
+        ) from None
+    unknown = sorted(set(document) - {"divergence"})
+    if unknown:
+        raise RegisterError(f"{path}: unknown top-level keys {unknown}: a register file holds [[divergence]] entries")
+    raw_entries = document.get("divergence", [])
+    if not isinstance(raw_entries, list) or not all(isinstance(raw, dict) for raw in raw_entries):
+        raise RegisterError(f"{path}: divergence must be an array of tables: write each entry under [[divergence]]")
+    lines = [text.count("\n", 0, header.start()) + 1 for header in ENTRY_HEADER.finditer(text)]
+    if len(lines) != len(raw_entries):  # entries not written as [[divergence]] headers: no line to give
+        lines = [None] * len(raw_entries)
+    located = []
+    for number, (raw, line) in enumerate(zip(raw_entries, lines), start=1):
+        entry_id = raw.get("id")
+        named = f" (id {entry_id!r})" if isinstance(entry_id, str) and entry_id else ""
+        located.append((f"{path}{f':{line}' if line else ''}: entry {number}{named}", raw))
+    return located
+
+
+def _register_directories(directories: Path | Sequence[Path]) -> list[Path]:
+    """The directories to read, in order, each once: the built-in directory may come again as a user's."""
+    if isinstance(directories, (str, Path)):
+        directories = [directories]
+    unique = {}
+    for directory in map(Path, directories):
+        if not directory.exists():
+            raise RegisterError(f"{directory}: register directory does not exist")
+        if not directory.is_dir():
+            raise RegisterError(f"{directory}: is not a directory (a register is a directory of <adapter>.toml files)")
+        unique.setdefault(directory.resolve(), directory)
+    return list(unique.values())
 
 
 def load_register(
     adapter: str,
-    directory: Path = REGISTER_DIR,
+    directories: Path | Sequence[Path] = REGISTER_DIR,
     framework: str | None = None,
     device: str | None = None,
     versions: dict | None = None,
 ) -> Register:
-    """The adapter's register: ``<adapter>.toml``, after ``<framework>.toml`` (entries every adapter of
-    that framework shares, such as Keras's on each backend) when there is one. No file, no entries.
+    """The adapter's register: in each directory (one, or a list: the built-in ``REGISTER_DIR`` first, then
+    a user's, whose entries add to it), ``<adapter>.toml``, after ``<framework>.toml`` (entries every
+    adapter of that framework shares, such as Keras's on each backend) when there is one. No file, no
+    entries. An id defined twice, in any of the files, is an error.
 
     Given the adapter's device and recorded versions, only the entries whose scope holds them are kept;
     an entry scoped on a package the adapter does not report is an error.
     """
     names = [f"{framework}.toml"] if framework and framework != adapter else []
     entries = []
-    for path in [Path(directory) / name for name in [*names, f"{adapter}.toml"]]:
-        if not path.exists():
-            continue
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as error:
-            raise RegisterError(f"{path}: not valid TOML: {error}") from None
-        entries += [
-            _entry(adapter, raw, f"{path.name} entry {i + 1}") for i, raw in enumerate(data.get("divergence", []))
-        ]
-    ids = [entry.id for entry in entries]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicated:
-        raise RegisterError(f"register of {adapter}: duplicate entry ids {duplicated}")
+    origin = {}  # entry id -> where it is defined
+    for directory in _register_directories(directories):
+        for path in [directory / name for name in [*names, f"{adapter}.toml"]]:
+            if not path.exists():
+                continue
+            for where, raw in _read_entries(path):
+                entry = _entry(adapter, raw, where)
+                if entry.id in origin:
+                    raise RegisterError(
+                        f"{where}: duplicate entry id {entry.id!r}, first defined at {origin[entry.id]}"
+                    )
+                origin[entry.id] = where
+                entries.append(entry)
     if versions is not None:
         for entry in entries:
             if versions and not entry.versions:
                 raise RegisterError(
-                    f"register of {adapter}: entry {entry.id!r} needs a [divergence.versions] table: the ranges of "
+                    f"{origin[entry.id]}: needs a [divergence.versions] table: the ranges of "
                     f"{sorted(versions)} it was seen in (an entry for one release must not apply to another)"
                 )
             missing = sorted(set(entry.versions) - set(versions))
             if missing:
                 raise RegisterError(
-                    f"register of {adapter}: entry {entry.id!r} is scoped on {missing}, which {adapter} does not "
+                    f"{origin[entry.id]}: versions is scoped on {missing}, which {adapter} does not "
                     f"report (it reports {sorted(versions)})"
                 )
             try:
                 entry.applies_to(device or "cpu", versions)
             except InvalidVersion as error:
-                raise RegisterError(f"register of {adapter}: entry {entry.id!r}: {error}") from None
+                raise RegisterError(f"{origin[entry.id]}: {error}") from None
         entries = [entry for entry in entries if entry.applies_to(device or "cpu", versions)]
     return Register(adapter, entries)

@@ -10,11 +10,15 @@ protocol per test, which is more than the comparison itself.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
+import math
 import os
 import queue
 import re
+import signal
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter, deque
@@ -25,9 +29,11 @@ from pathlib import Path
 from _pytest.mark import KeywordMatcher
 from _pytest.mark.expression import Expression
 
-from conformance.case import Case
+from conformance.case import DTYPE_CODES, Case
 from conformance.divergences import REGISTER_DIR
-from conformance.grid import profile
+from conformance.errors import UserError
+from conformance.grid import PROFILES, profile
+from conformance.records import EXISTING, name_problem
 from conformance.runner import AdapterRun, Feed
 from conformance.worker import Cases, Worker
 
@@ -91,7 +97,7 @@ def keyword_filter(expression: str | None):
     try:
         compiled = Expression.compile(expression)
     except SyntaxError as error:  # what pytest's parser raises for a malformed expression
-        raise ValueError(f"-k {expression!r}: {error.msg}") from None
+        raise UserError(f"-k {expression!r}: {error.msg}") from None
     return lambda names: compiled.evaluate(KeywordMatcher(names))
 
 
@@ -103,11 +109,53 @@ class Options:
     results: Path = Path("results")
     case_timeout: float = 60.0
     threads: int = 1  # per operation in each framework; 0: the framework's own default
-    register: Path = REGISTER_DIR
+    registers: list[Path] = field(default_factory=list)  # directories added to the built-in register
     keyword: str | None = None
     shard: Shard | None = None
     junitxml: Path | None = None
     progress: bool | None = None  # None: on a terminal only
+    existing: str = "refuse"  # a result file already there: refuse, resume or overwrite (records.ResultFile)
+    allow_unavailable: list[str] = field(default_factory=list)  # adapters that may be unavailable; "*": any
+
+    @property
+    def register_dirs(self) -> list[Path]:
+        return [REGISTER_DIR, *self.registers]
+
+
+def check(options: Options) -> None:
+    """Every option a user gave, checked before any framework loads; a UserError says which and why."""
+    import adapters
+
+    for spec in options.adapters:
+        if spec not in adapters.BUILTIN and ":" not in spec:
+            close = difflib.get_close_matches(spec, adapters.BUILTIN, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UserError(
+                f"--adapter {spec!r}: no such built-in adapter; {hint}(built-in: {', '.join(adapters.BUILTIN)}; "
+                "or give an import path package.module:ClassName)"
+            )
+    repeated = sorted({spec for spec in options.adapters if options.adapters.count(spec) > 1})
+    if repeated:
+        raise UserError(f"--adapter {repeated[0]!r} given twice: give each adapter once")
+    if options.profile not in PROFILES:
+        raise UserError(f"--profile {options.profile!r}: choose one of {', '.join(sorted(PROFILES))}")
+    for dtype in options.dtypes:
+        if dtype not in DTYPE_CODES:
+            raise UserError(f"--dtype {dtype!r}: choose among {', '.join(DTYPE_CODES)}")
+    if not (isinstance(options.case_timeout, (int, float)) and math.isfinite(options.case_timeout)):
+        raise UserError(f"--case-timeout {options.case_timeout!r}: give a finite number of seconds")
+    if options.case_timeout <= 0:
+        raise UserError(f"--case-timeout {options.case_timeout!r}: give a number of seconds above 0")
+    for directory in options.registers:
+        if not Path(directory).is_dir():
+            raise UserError(f"--register {directory}: no such directory")
+    if Path(options.results).exists() and not Path(options.results).is_dir():
+        raise UserError(f"--results {options.results}: a file is there, not a directory")
+    if options.junitxml and Path(options.junitxml).is_dir():
+        raise UserError(f"--junitxml {options.junitxml}: a directory is there, not a file")
+    if options.existing not in EXISTING:
+        raise UserError(f"existing result files: choose one of {EXISTING}")
+    keyword_filter(options.keyword)
 
 
 def planned_cases(options: Options) -> list[Case]:
@@ -126,21 +174,68 @@ def launch_workers(options: Options) -> list[Worker]:
 
 
 def start_adapters(options: Options, workers: list[Worker] | None = None) -> dict[str, AdapterRun]:
-    """Each adapter described in turn, once its process has loaded its framework."""
+    """Each adapter described in turn, once its process has loaded its framework; its name checked and
+    its register loaded. A bad name or register stops every worker and raises a UserError."""
     workers = workers or launch_workers(options)
     runs = {}
-    for spec, worker in zip(options.adapters, workers):
-        run = AdapterRun(
-            spec,
-            worker=worker,
-            timeout=options.case_timeout,
-            register_dir=options.register,
-            results_dir=options.results,
-            profile=options.profile,
-            shard=options.shard,
-        )
-        runs[run.name] = run
+    try:
+        for spec, worker in zip(options.adapters, workers):
+            run = AdapterRun(
+                spec,
+                worker=worker,
+                timeout=options.case_timeout,
+                register_dir=options.register_dirs,
+                results_dir=options.results,
+                profile=options.profile,
+                shard=options.shard,
+            )
+            if not run.info.get("not_loaded"):
+                problem = name_problem(run.name)
+                if problem:
+                    raise UserError(f"--adapter {spec}: {problem}")
+                if run.name in runs:
+                    raise UserError(f"--adapter {spec}: another adapter of this run is named {run.name!r} too")
+                run.load_register()
+            runs[run.name] = run
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
     return runs
+
+
+def unused_register_files(options: Options, runs: dict[str, AdapterRun]) -> list[str]:
+    """The files in a user's register directories that name no adapter or framework of this run (a typo in
+    a file name would otherwise leave its entries silently unused)."""
+    names = {run.name for run in runs.values()} | {str(run.info["framework"]) for run in runs.values()}
+    return [
+        f"{path}: names no adapter or framework of this run ({', '.join(sorted(names))}); its entries are not used"
+        for directory in options.registers
+        for path in sorted(Path(directory).glob("*.toml"))
+        if path.stem not in names
+    ]
+
+
+def open_files(options: Options, runs: dict[str, AdapterRun], chosen: dict[str, list[Case]]) -> dict[str, list[Case]]:
+    """Each adapter's result file opened (locked) before any case runs, and the cases left to run: with
+    ``--resume``, those its file does not hold yet. An adapter that has no case selected gets no file."""
+    left = {}
+    try:
+        for name, run in runs.items():
+            run.planned = 0 if run.info["unavailable"] else len(chosen[name])
+            left[name] = []
+            if run.info.get("not_loaded") or not (run.planned or run.info["unavailable"]):
+                continue
+            file = run.open_file(options.existing, dtypes=options.dtypes, keyword=options.keyword)
+            if not run.info["unavailable"]:
+                left[name] = [case for case in chosen[name] if case.id not in file.recorded]
+    except BaseException:
+        for run in runs.values():
+            run.stop()
+            if run.file is not None:
+                run.file.release()
+        raise
+    return left
 
 
 def selection(options: Options, runs: dict[str, AdapterRun], cases: list[Case]) -> dict[str, list[Case]]:
@@ -163,6 +258,7 @@ class Finished:
     seconds: float
     register_problems: list[str]
     startup_seconds: float = 0.0  # until every adapter's framework was loaded and described
+    unavailable: list[str] = field(default_factory=list)  # requested adapters that could not run, not allowed to
 
     @property
     def rate(self) -> float:
@@ -176,53 +272,67 @@ class Finished:
 
     @property
     def exit_status(self) -> int:
-        if not any(self.records.values()) and not any(run.info["unavailable"] for run in self.runs.values()):
+        if self.unavailable:
+            return 1
+        resumed = any(run.file and run.file.recorded for run in self.runs.values())
+        if (
+            not any(self.records.values())
+            and not resumed
+            and not any(run.info["unavailable"] for run in self.runs.values())
+        ):
             return 5  # as pytest: nothing was selected
         return 1 if self.unexplained or self.register_problems else 0
 
 
 def execute(options: Options, out=sys.stdout) -> Finished:
-    """Run the selected cases on every adapter and write their records; print what happened."""
+    """Run the selected cases on every adapter and write their records; print what happened.
+
+    Bad options, adapter names, registers or result files raise a UserError before any case runs.
+    SIGTERM ends the run as Ctrl-C does (KeyboardInterrupt): each result file gets its end line."""
+    check(options)
     start = time.perf_counter()
     workers = launch_workers(options)
     cases = planned_cases(options)  # while the frameworks load
     runs = start_adapters(options, workers)
     startup = time.perf_counter() - start
     chosen = selection(options, runs, cases)
+    for warning in unused_register_files(options, runs):
+        print(f"warning: {warning}", file=sys.stderr)
+    left = open_files(options, runs, chosen)
     records: dict[str, list[dict]] = {name: [] for name in runs}
     judged: queue.Queue = queue.Queue(maxsize=BACKLOG)
     feeds: list[Feed] = []
     sources: dict[str, Cases] = {}
     pace = Pace()
     try:
-        for name, run in runs.items():
-            run.planned = 0 if run.info["unavailable"] else len(chosen[name])
-            if run.planned:
-                sources[name] = Cases(chosen[name])
-                feeds.append(Feed(run.worker, sources[name], _deliver_to(judged, run)))
-        bars = _progress_bars(options, runs)
-        remaining = sum(run.planned for run in runs.values())
-        while remaining:
-            try:
-                run, case, attempt = judged.get(timeout=1.0)
-            except queue.Empty:
-                if any(feed.alive for feed in feeds) or not judged.empty():
-                    continue
-                # Never wait for records no one will send: the end lines will show what is missing.
-                print(f"error: the workers stopped with {remaining} cases unrecorded", file=sys.stderr)
-                break
-            records[run.name].append(_kept(run.record(case, attempt)))
-            pace.add(run.name, attempt.seconds)
-            remaining -= 1
-            if run.name in bars:
-                bars[run.name].update()
-            helped = pace.adapter_to_help(sources, busy=sum(feed.alive for feed in feeds))
-            if helped:
-                worker = Worker(runs[helped].worker.spec, timeout=options.case_timeout, threads=options.threads)
-                feeds.append(Feed(worker.launch(), sources[helped], _deliver_to(judged, runs[helped])))
-                runs[helped].processes += 1
-        for bar in bars.values():
-            bar.close()
+        with _terminate_as_interrupt():
+            for name, run in runs.items():
+                if left[name]:
+                    sources[name] = Cases(left[name])
+                    feeds.append(Feed(run.worker, sources[name], _deliver_to(judged, run)))
+            bars = _progress_bars(options, runs, left)
+            remaining = sum(map(len, left.values()))
+            while remaining:
+                try:
+                    run, case, attempt = judged.get(timeout=1.0)
+                except queue.Empty:
+                    if any(feed.alive for feed in feeds) or not judged.empty():
+                        continue
+                    # Never wait for records no one will send: the end lines will show what is missing.
+                    print(f"error: the workers stopped with {remaining} cases unrecorded", file=sys.stderr)
+                    break
+                records[run.name].append(_kept(run.record(case, attempt)))
+                pace.add(run.name, attempt.seconds)
+                remaining -= 1
+                if run.name in bars:
+                    bars[run.name].update()
+                helped = pace.adapter_to_help(sources, busy=sum(feed.alive for feed in feeds))
+                if helped:
+                    worker = Worker(runs[helped].worker.spec, timeout=options.case_timeout, threads=options.threads)
+                    feeds.append(Feed(worker.launch(), sources[helped], _deliver_to(judged, runs[helped])))
+                    runs[helped].processes += 1
+            for bar in bars.values():
+                bar.close()
     finally:
         # Feeds blocked on a full backlog (a run stopped early) get room for their last attempt, then end.
         for feed in feeds:
@@ -234,14 +344,42 @@ def execute(options: Options, out=sys.stdout) -> Finished:
             feed.stop()
         for run in runs.values():
             run.stop()
-            run.open_file().close()  # an unavailable or deselected adapter still leaves its envelope
+            if run.file is not None:
+                run.file.close()
     narrowed = bool(options.dtypes or options.keyword or options.shard)
     problems = register_problems(runs, chosen, narrowed)
     finished = Finished(runs, records, time.perf_counter() - start, problems, startup_seconds=startup)
+    finished.unavailable = unavailable_problems(runs, options.allow_unavailable)
     if options.junitxml:
         write_junit(finished, chosen, Path(options.junitxml))
     _summary(finished, out)
     return finished
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a CI job cancelled, ``kill``) raises KeyboardInterrupt, so the run closes its files as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def unavailable_problems(runs: dict[str, AdapterRun], allowed: list[str]) -> list[str]:
+    """The requested adapters that could not run here and were not allowed to be unavailable."""
+    return [
+        f"{name}: unavailable ({run.info['unavailable']}); --allow-unavailable {name} records it and goes on"
+        for name, run in runs.items()
+        if run.info["unavailable"] and "*" not in allowed and name not in allowed and run.worker.spec not in allowed
+    ]
 
 
 def _deliver_to(judged: queue.Queue, run: AdapterRun):
@@ -278,15 +416,17 @@ class Pace:
         return slowest if slowest is not None and work[slowest] >= WORTH_A_PROCESS else None
 
 
-def _kept(record: dict) -> dict:
+def _kept(record) -> dict:
     """What the summary and the JUnit XML need of a record (the result file holds it whole)."""
-    kept = {key: record[key] for key in ("case_id", "adapter", "outcome", "raw_outcome", "explained", "duration_s")}
-    if not record["explained"]:
-        kept["repro"] = record["repro"]
+    kept = {
+        key: getattr(record, key) for key in ("case_id", "adapter", "outcome", "raw_outcome", "explained", "duration_s")
+    }
+    if not record.explained:
+        kept["repro"] = record.repro
     return kept
 
 
-def _progress_bars(options: Options, runs: dict[str, AdapterRun]) -> dict:
+def _progress_bars(options: Options, runs: dict[str, AdapterRun], left: dict[str, list]) -> dict:
     """One bar per adapter with its rate and ETA on a terminal; nothing in a CI log."""
     shown = sys.stderr.isatty() if options.progress is None else options.progress
     if not shown:
@@ -295,9 +435,11 @@ def _progress_bars(options: Options, runs: dict[str, AdapterRun]) -> dict:
 
     width = max(len(name) for name in runs)
     return {
-        name: tqdm(total=run.planned, desc=name.ljust(width), unit="case", position=index, leave=True, file=sys.stderr)
-        for index, (name, run) in enumerate(runs.items())
-        if run.planned
+        name: tqdm(
+            total=len(left[name]), desc=name.ljust(width), unit="case", position=index, leave=True, file=sys.stderr
+        )
+        for index, name in enumerate(runs)
+        if left[name]
     }
 
 
@@ -324,7 +466,8 @@ def tallies(runs: dict[str, AdapterRun]) -> list[str]:
         tally = ", ".join(f"{count} {outcome}" for outcome, count in sorted(run.outcomes.items()))
         where = f" -> {run.file.path}" if run.file else ""
         processes = f" ({run.processes} processes)" if run.processes > 1 else ""
-        lines.append(f"{run.name}: {tally or 'no cases run'}{processes}{where}")
+        resumed = f" (resumed: {len(run.file.recorded)} recorded before)" if run.file and run.file.recorded else ""
+        lines.append(f"{run.name}: {tally or 'no cases run'}{processes}{resumed}{where}")
     return lines
 
 
@@ -340,6 +483,8 @@ def _summary(finished: Finished, out) -> None:
         )
     for problem in finished.register_problems:
         print(f"REGISTER: {problem}", file=out)
+    for problem in finished.unavailable:
+        print(f"UNAVAILABLE: {problem}", file=out)
     total = sum(len(records) for records in finished.records.values())
     print(
         f"{total} results in {finished.seconds:.1f} s (frameworks loaded in {finished.startup_seconds:.1f} s, "

@@ -21,7 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from conformance.case import Case
-from conformance.records import PASSING, SCHEMA_VERSION, file_kind, read_results
+from conformance.errors import UserError, schema_problem
+from conformance.records import PASSING, SCHEMA_VERSION, file_kind, read_result_file
 
 MISMATCHING = ("shape_mismatch", "value_mismatch")
 
@@ -123,20 +124,105 @@ def analyse(records: list[dict]) -> list[dict]:
     return results
 
 
-def write(results_dirs: list[Path], output: Path | None = None) -> Path:
+def schema() -> dict:
+    """The JSON Schema of a line of an equivalence file (published as schemas/equivalence-file.schema.json)."""
+    window = {"type": ["object", "null"]}
+    side = {
+        "type": "object",
+        "properties": {"case_id": {"type": "string"}, "outcome": {"type": "string"}, "window": window},
+        "required": ["case_id", "outcome", "window"],
+    }
+    sizes = {"type": "array", "items": {"type": "integer"}}
+    smallest = {
+        "type": ["object", "null"],
+        "properties": {"verdict": {"type": "string"}, "input_size": sizes, "kernel": sizes, "stride": sizes,
+                       "dilation": sizes, "a": side, "b": side},
+        "required": ["verdict", "input_size", "kernel", "stride", "dilation", "a", "b"],
+    }  # fmt: skip
+    envelope = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "envelope"},
+            "kind": {"const": "equivalence"},
+            "schema_version": {"const": SCHEMA_VERSION},
+            "sources": {"type": "array", "items": {"type": "object"}},
+        },
+        "required": ["type", "kind", "schema_version", "sources"],
+    }
+    line = {
+        "type": "object",
+        "properties": {
+            "type": {"const": "equivalence"},
+            "family": {"enum": ["same", "valid"]},
+            "a": {"type": "string"},
+            "b": {"type": "string"},
+            "points": {"type": "integer", "minimum": 0},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+            "agree_everywhere": {"type": "boolean"},
+            "smallest_disagreement": smallest,
+        },
+        "required": ["type", "family", "a", "b", "points", "counts", "agree_everywhere", "smallest_disagreement"],
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "A line of a transposed-convolution conformance equivalence file (JSON Lines)",
+        "description": "The first line is the envelope; then one line per family and pair of members.",
+        "oneOf": [envelope, line],
+    }
+
+
+def read(path: Path) -> list[dict]:
+    """The equivalence lines of an equivalence file, each validated; a UserError naming file, line and field."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    lines = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserError(f"{path}:{number}: not a JSON line ({error.msg} at column {error.colno})") from None
+        problem = schema_problem(validator, item)
+        if problem:
+            raise UserError(f"{path}:{number}: {problem}")
+        if (number == 1) != (item["type"] == "envelope"):
+            raise UserError(f"{path}:{number}: field 'type': the envelope comes first, and only first")
+        lines.append(item)
+    return lines[1:]
+
+
+def write(results_dirs: list[Path], output: Path | None = None, warnings: list | None = None) -> Path:
     """Read every result file under the given directories (one run or several merged) and write the
-    equivalence records, by default next to the first directory's files."""
+    equivalence records, by default next to the first directory's files; what the reader warns of (a
+    torn last line) goes to ``warnings``."""
     results_dirs = [Path(path) for path in results_dirs]
+    for directory in results_dirs:
+        if not directory.is_dir():
+            raise UserError(f"{directory}: no such results directory")
     output = Path(output) if output else results_dirs[0] / "equivalence.jsonl"
+    if output.is_dir():
+        raise UserError(f"-o {output}: a directory is there, not a file")
     records, sources = [], []
     for path in sorted({found for directory in results_dirs for found in directory.rglob("*.jsonl")}):
         if path.resolve() == output.resolve():
             continue
         if file_kind(path) == "equivalence":
             continue
-        header, found = read_results(path)
+        contents = read_result_file(path)
+        header, found = contents.envelope, contents.records
+        if warnings is not None:
+            warnings += contents.warnings
         sources.append({"adapter": header["adapter"], "framework_versions": header["framework_versions"]})
         records += found
+    if not sources:
+        raise UserError(f"no result files in {', '.join(map(str, results_dirs))}")
     lines = [{"type": "envelope", "kind": "equivalence", "schema_version": SCHEMA_VERSION, "sources": sources}]
     lines += analyse(records)
     output.write_text("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines), encoding="utf-8")

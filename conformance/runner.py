@@ -22,6 +22,7 @@ from conformance.compare import (
     observed_crop,
 )
 from conformance.divergences import (
+    Register,
     capability_entries,
     is_explained,
     load_register,
@@ -29,8 +30,8 @@ from conformance.divergences import (
     settle,
     widening,
 )
-from conformance.records import ResultFile, cpu_model, envelope
-from conformance.worker import Attempt, Worker
+from conformance.records import Record, RegisterEntry, ResultFile, cpu_model, envelope
+from conformance.worker import AdapterNotLoaded, Attempt, Worker, unloaded_info
 
 
 @lru_cache(maxsize=4096)
@@ -98,24 +99,21 @@ class AdapterRun:
         spec: str,
         *,
         timeout: float,
-        register_dir: Path,
+        register_dir,
         results_dir: Path,
         profile: str,
         worker=None,
         shard=None,
     ):
         self.worker = worker or Worker(spec, timeout=timeout)
-        self.info = self.worker.describe()
+        try:
+            self.info = self.worker.describe()
+        except AdapterNotLoaded as error:  # this adapter alone is lost, with the reason
+            self.info = unloaded_info(spec, str(error))
         self.name = self.info["name"]
         self.capabilities = Capabilities.from_data(self.info["capabilities"])
-        self.register = load_register(
-            self.name,
-            register_dir,
-            framework=self.info["framework"],
-            device=self.info["device"],
-            versions=None if self.info["unavailable"] else self.info.get("versions", {}),
-        )
-        self.register.entries += capability_entries(self.name, self.capabilities, self.info["modes"])
+        self.register_dir = register_dir
+        self.register = Register(self.name)  # loaded by load_register, once the name is known to be safe
         self.matched: set[str] = set()
         self.outcomes: Counter = Counter()
         self.results_dir = Path(results_dir)
@@ -127,16 +125,30 @@ class AdapterRun:
         if self.info["unavailable"]:
             self.worker.stop()
 
+    def load_register(self) -> None:
+        """The adapter's register entries for its device and versions, and those its capabilities imply.
+        Apart from construction: a name that cannot be an adapter's must not be looked up as a file."""
+        self.register = load_register(
+            self.name,
+            self.register_dir,
+            framework=self.info["framework"],
+            device=self.info["device"],
+            versions=None if self.info["unavailable"] else self.info.get("versions", {}),
+        )
+        self.register.entries += capability_entries(self.name, self.capabilities, self.info["modes"])
+
     def speaks(self, case) -> bool:
         return given_to(case, self.capabilities, self.info["modes"])
 
     def stop(self) -> None:
         self.worker.stop()
 
-    def open_file(self) -> ResultFile:
+    def open_file(self, existing: str = "refuse", dtypes=(), keyword=None) -> ResultFile:
+        """The adapter's result file, opened before its first case (``existing``: see ``ResultFile``)."""
         if self.file is None:
             header = envelope(
                 adapter=self.name,
+                framework=str(self.info["framework"]),
                 device=self.info["device"],
                 versions=self.info.get("versions", {}),
                 precision=self.info.get("precision", {}),
@@ -147,16 +159,18 @@ class AdapterRun:
                 planned=self.planned,
                 shard=self.shard,
                 threads=self.info.get("threads"),
+                unavailable=self.info["unavailable"],
+                dtypes=dtypes,
+                keyword=keyword,
             )
-            header["unavailable"] = self.info["unavailable"]
-            self.file = ResultFile(self.results_dir, self.name, header)
+            self.file = ResultFile(self.results_dir, header, existing=existing)
         return self.file
 
-    def execute(self, case) -> dict:
+    def execute(self, case) -> Record:
         """Run one case now and record it."""
         return self.record(case, self.worker.run(case))
 
-    def record(self, case, attempt: Attempt) -> dict:
+    def record(self, case, attempt: Attempt) -> Record:
         """Judge an attempt against the reference and the register, append its record, and return it."""
         entries = self.register.matching(case)
         self.matched.update(entry.id for entry in entries)
@@ -184,25 +198,26 @@ class AdapterRun:
             if attempt.stage:
                 metrics["stage"] = attempt.stage
         outcome, entry = settle(raw_outcome, entries, attempt.message)
-        record = {
-            "case_id": case.id,
-            "case": case.fields(),
-            "adapter": self.name,
-            "device": self.info["device"],
-            "outcome": outcome,
-            "raw_outcome": raw_outcome,
-            "explained": is_explained(outcome, entry),
-            "metrics": metrics,
-            "tolerance": {
+        record = Record(
+            type="result",
+            case_id=case.id,
+            case=case,
+            adapter=self.name,
+            device=self.info["device"],
+            outcome=outcome,
+            raw_outcome=raw_outcome,
+            explained=is_explained(outcome, entry),
+            metrics=metrics,
+            tolerance={
                 "rule": "(gamma_L + u) * (|x| (*) |w| + |bias|) + smallest_normal",
                 "accumulation_length": accumulation_length(case),
                 "widen": widen,
             },
-            "divergence": entry.summary() if entry is not None else None,
-            "warnings": attempt.warnings,
-            "duration_s": round(attempt.seconds, 6),
-            "repro": attempt.repro,
-        }
+            divergence=RegisterEntry(**entry.summary()) if entry is not None else None,
+            warnings=[str(warning) for warning in attempt.warnings],
+            duration_s=round(attempt.seconds, 6),
+            repro=attempt.repro if isinstance(attempt.repro, str) else None,
+        )
         self.open_file().append(record)
         self.outcomes[outcome] += 1
         return record

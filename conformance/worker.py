@@ -26,6 +26,9 @@ _CONTEXT = multiprocessing.get_context("spawn")
 # Cases queued in an adapter's process ahead of its answers (see Worker.attempts).
 PIPELINE_DEPTH = 8
 QUEUED_BYTES = 32 * 1024  # well inside a pipe's buffer
+# Outputs larger than this are judged by their shape alone: sending a 1 GB answer widened to float64
+# would cost the run its memory. The largest case of the profiles has about 0.3 million output elements.
+MAX_OUTPUT_ELEMENTS = 16 * 2**20
 
 
 @dataclass
@@ -41,8 +44,15 @@ class Attempt:
     repro: str | None = None
 
 
+class AdapterNotLoaded(RuntimeError):
+    """The adapter's process could not import, construct or start it; the message says why."""
+
+
 def describe(adapter) -> dict:
-    """What the suite records about an adapter: its names, and where it can run, its versions."""
+    """What the suite records about an adapter: its names, and where it can run, its versions.
+
+    An adapter's own ``availability()``, ``versions()`` or ``precision()`` that fails, or answers with
+    the wrong type, makes it unavailable with that reason: it costs this adapter alone."""
     import adapters
 
     info = {
@@ -51,15 +61,46 @@ def describe(adapter) -> dict:
         "device": adapters.device(adapter),
         "modes": list(adapters.modes(adapter)),
         "capabilities": adapters.capabilities(adapter).to_data(),
-        "unavailable": adapters.availability(adapter),
+        "threads": adapters.thread_limit() or "framework default",
     }
-    info["threads"] = adapters.thread_limit() or "framework default"
-    if info["unavailable"] is None:
-        info["versions"] = adapters.versions(adapter)
-        info["precision"] = adapters.precision(adapter)
+    info["unavailable"] = _asked(adapter, "availability", (str, type(None)))
+    for method in ("versions", "precision"):
+        if info["unavailable"] is None:
+            info[method] = _asked(adapter, method, (dict,))
+            if isinstance(info[method], str):
+                info["unavailable"], info[method] = info[method], {}
     # Plain JSON data only: a framework's own types (torch.__version__ is a TorchVersion) would make the
     # parent import that framework to unpickle them.
     return json.loads(json.dumps(info, default=str))
+
+
+def _asked(adapter, method: str, answers: tuple):
+    """The adapter's answer to one of its optional methods; a string saying what went wrong when it failed."""
+    import adapters
+
+    try:
+        answer = getattr(adapters, method)(adapter)
+    except Exception as error:
+        return f"the adapter's {method}() failed: {type(error).__name__}: {error}"
+    if method == "availability" and answer is not None and not isinstance(answer, str):
+        return f"the adapter's availability() returned {type(answer).__name__}, not a reason (text) or None"
+    return answer if isinstance(answer, answers) else f"the adapter's {method}() returned {type(answer).__name__}"
+
+
+def unloaded_info(spec: str, reason: str) -> dict:
+    """What is known of an adapter whose process could not load it: its spec, and why."""
+    from adapters import DEFAULT_CAPABILITIES
+
+    return {
+        "name": spec,
+        "framework": spec,
+        "device": "cpu",
+        "modes": [],
+        "capabilities": DEFAULT_CAPABILITIES.to_data(),
+        "threads": None,
+        "unavailable": reason,
+        "not_loaded": True,
+    }
 
 
 def read_output(result, attempt: Attempt) -> None:
@@ -72,6 +113,9 @@ def read_output(result, attempt: Attempt) -> None:
         return
     array = np.asarray(result)
     attempt.output_shape, attempt.output_dtype = tuple(array.shape), array.dtype.name
+    if array.size > MAX_OUTPUT_ELEMENTS:  # a shape this far off needs no values to be judged
+        attempt.warnings.append(f"SuiteWarning: an output of {array.size} elements; its values were not sent")
+        return
     if array.dtype.kind == "f" or array.dtype.name == "bfloat16":
         attempt.output = array.astype(np.float64)
 
@@ -99,11 +143,17 @@ def _attempt(adapter, case, x, w, bias) -> Attempt:
             except Exception as error:  # the suite's own handling failed: never the framework's refusal
                 attempt.status = "suite_error"
                 attempt.message = f"the suite could not read the adapter's output: {type(error).__name__}: {error}"
-    attempt.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    attempt.warnings = sorted({*attempt.warnings, *(f"{w.category.__name__}: {w.message}" for w in caught)})
     try:
         attempt.repro = adapters.repro(adapter, case)
     except Exception as error:
         attempt.repro = f"# the adapter's repro failed: {type(error).__name__}: {error}"
+        attempt.warnings.append(f"SuiteWarning: the adapter's repro() failed: {type(error).__name__}: {error}")
+    if attempt.repro is not None and not isinstance(attempt.repro, str):
+        attempt.warnings.append(
+            f"SuiteWarning: the adapter's repro() returned {type(attempt.repro).__name__}, not text"
+        )
+        attempt.repro = None
     return attempt
 
 
@@ -196,11 +246,19 @@ class Worker:
         self._ready = True
         if not parent.poll(120):
             self.stop()
-            raise RuntimeError(f"adapter {self.spec!r} did not start within 120 s")
-        status, info = parent.recv()
+            raise AdapterNotLoaded(f"adapter {self.spec!r} did not start within 120 s")
+        try:
+            status, info = parent.recv()
+        except (EOFError, ConnectionError):
+            self._process.join(5)
+            code = self._process.exitcode
+            self.stop()
+            raise AdapterNotLoaded(
+                f"adapter {self.spec!r}: its process died while loading it (exit code {code})"
+            ) from None
         if status != "ready":
             self.stop()
-            raise RuntimeError(f"adapter {self.spec!r} could not be loaded: {info}")
+            raise AdapterNotLoaded(f"adapter {self.spec!r} could not be loaded: {info}")
         self.info = info
 
     def describe(self) -> dict:

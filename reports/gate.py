@@ -22,7 +22,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.records import PASSING
+from conformance.case import ID_PATTERN
+from conformance.errors import UserError, read_document
+from conformance.records import OUTCOMES, PASSING, SAFE_NAME
 from reports.results import ResultSet
 
 FORMAT = "transposed-convolution-conformance-baseline"
@@ -78,14 +80,16 @@ def baseline_from(results: ResultSet) -> dict:
         f"{run.adapter}: {record['case_id']}" for run, record in results.records if record["outcome"] == "suite_error"
     ]
     if errors:
-        raise ValueError(
-            f"{len(errors)} suite errors (first: {errors[0]}): the framework's outcome is unknown there; "
-            "fix the suite and run again before writing a baseline"
+        raise UserError(
+            f"no baseline written: {len(errors)} suite errors (first: {errors[0]}): the framework's outcome is "
+            "unknown there; fix the suite and run again before writing a baseline"
         )
     adapters = {}
     for run in results.runs:
         if run.adapter in adapters:
-            raise ValueError(f"a baseline is for one series: {run.adapter!r} appears in several versions")
+            raise UserError(
+                f"no baseline written: a baseline is for one series; {run.adapter!r} appears in several versions"
+            )
         adapters[run.adapter] = {
             "framework_versions": run.versions,
             "profile": run.envelope.get("profile"),
@@ -100,13 +104,50 @@ def baseline_from(results: ResultSet) -> dict:
     return {"format": FORMAT, "version": VERSION, "adapters": dict(sorted(adapters.items()))}
 
 
+def schema() -> dict:
+    """The JSON Schema of a baseline file (published as schemas/baseline.schema.json)."""
+    case = {
+        "type": "object",
+        "properties": {
+            "outcome": {"enum": list(OUTCOMES)},
+            "divergence": {"type": ["string", "null"], "description": "the register entry behind the outcome"},
+        },
+        "required": ["outcome", "divergence"],
+        "additionalProperties": False,
+    }
+    adapter = {
+        "type": "object",
+        "properties": {
+            "framework_versions": {"type": "object", "additionalProperties": {"type": "string"}},
+            "profile": {"type": ["string", "null"]},
+            "cases": {"type": "object", "propertyNames": {"pattern": ID_PATTERN.pattern}, "additionalProperties": case},
+        },
+        "required": ["framework_versions", "profile", "cases"],
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "A transposed-convolution conformance baseline",
+        "description": "Each case's outcome and divergence, per adapter, for one framework-version series.",
+        "type": "object",
+        "properties": {
+            "format": {"const": FORMAT},
+            "version": {"const": VERSION},
+            "adapters": {"type": "object", "propertyNames": {"pattern": SAFE_NAME}, "additionalProperties": adapter},
+        },
+        "required": ["format", "version", "adapters"],
+        "additionalProperties": False,
+    }
+
+
 def read_baseline(path: Path) -> dict:
-    baseline = json.loads(Path(path).read_text(encoding="utf-8"))
-    if baseline.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a conformance baseline (format {baseline.get('format')!r})")
-    if baseline.get("version") != VERSION:
-        raise ValueError(f"{path}: baseline version {baseline.get('version')}, this gate reads {VERSION}")
-    return baseline
+    """The baseline, validated against ``schema()``; a UserError naming the file and field if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"--baseline {path}: no such file (write one with --update-baseline)")
+    if path.is_dir():
+        raise UserError(f"--baseline {path}: a directory, not a baseline file")
+    return read_document(path, schema(), "give a baseline that gate --update-baseline wrote")
 
 
 def write_baseline(results: ResultSet, path: Path) -> dict:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+from conformance import equivalence
+from conformance.errors import UserError
 from conformance.records import file_kind, read_result_file
 
 
@@ -77,6 +79,7 @@ class ResultSet:
 
     runs: list[Run] = field(default_factory=list)
     equivalence: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # torn last lines skipped, with file and line
 
     @property
     def records(self) -> list[tuple[Run, dict]]:
@@ -91,7 +94,7 @@ def _files(paths) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise FileNotFoundError(f"{path}: no such result file or directory")
+            raise UserError(f"{path}: no such result file or directory")
     return found
 
 
@@ -105,15 +108,16 @@ def load(paths) -> ResultSet:
     try:
         for path in _files(paths):
             if file_kind(path) == "equivalence":
-                text = path.read_text(encoding="utf-8")
-                lines = [json.loads(line) for line in text.splitlines()[1:] if line.strip()]
-                results.equivalence += [line for line in lines if line.get("type") == "equivalence"]
+                results.equivalence += equivalence.read(path)
                 continue
-            envelope, records, end = read_result_file(path)
-            results.runs.append(Run(path, envelope, records, end))
+            contents = read_result_file(path)
+            results.warnings += contents.warnings
+            results.runs.append(Run(path, contents.envelope, contents.records, contents.end))
     finally:
         if collecting:
             gc.enable()
+    if not results.runs:
+        raise UserError(f"no result files (*.jsonl with an envelope) in {', '.join(map(str, paths))}")
     results.runs = _merge_shards(results.runs)
     _label(results.runs)
     return results
@@ -150,7 +154,7 @@ def _check_versions(groups: list[list[Run]]) -> None:
         indices = {part.shard["index"] for part in one}
         if one[0].adapter != other[0].adapter or indices & {part.shard["index"] for part in other}:
             continue
-        raise ValueError(
+        raise UserError(
             f"shards of {one[0].adapter} disagree on framework_versions: {one[0].version_text} in {_names(one)}; "
             f"{other[0].version_text} in {_names(other)}. The shards of one run must run the same versions"
         )
@@ -164,10 +168,11 @@ def _merged(parts: list[Run]) -> Run:
         for record in part.records:
             earlier = found_in.setdefault(record["case_id"], part.path)
             if earlier != part.path:
-                raise ValueError(f"case {record['case_id']} is in two shards: {earlier} and {part.path}")
+                raise UserError(f"case {record['case_id']} is in two shards: {earlier} and {part.path}")
     count = parts[0].shard["count"]
-    envelope = {key: value for key, value in parts[0].envelope.items() if key != "shard"}
+    envelope = dict(parts[0].envelope)
     envelope.update(
+        shard=None,  # the whole run, as an unsharded one says
         shards=count,
         planned=sum(part.envelope["planned"] for part in parts),
         timestamp_utc=min(part.envelope["timestamp_utc"] for part in parts),  # when the run began, as unsharded
@@ -197,14 +202,14 @@ def _in_shard_order(parts: list[Run]) -> list[Run]:
             values.setdefault(json.dumps(value, sort_keys=True), []).append(part)
         if len(values) > 1:
             found = "; ".join(f"{value} in {_names(same)}" for value, same in values.items())
-            raise ValueError(f"shards of {name} disagree on {key}: {found}")
+            raise UserError(f"shards of {name} disagree on {key}: {found}")
     by_index: dict[int, Run] = {}
     for part in parts:
         index, count = part.shard["index"], part.shard["count"]
         if not 1 <= index <= count:
-            raise ValueError(f"{part.path}: shard {index} of {count} does not exist")
+            raise UserError(f"{part.path}: shard {index} of {count} does not exist")
         if index in by_index:
-            raise ValueError(f"shard {index} of {count} of {name} given twice: {by_index[index].path} and {part.path}")
+            raise UserError(f"shard {index} of {count} of {name} given twice: {by_index[index].path} and {part.path}")
         by_index[index] = part
     return [by_index[index] for index in sorted(by_index)]
 
@@ -227,7 +232,7 @@ def _label(runs: list[Run]) -> None:
         versions = {run.version_text for run in same}
         if len(versions) < len(same):
             paths = ", ".join(str(path) for run in same for path in run.paths)
-            raise ValueError(f"adapter {adapter!r} appears twice with the same versions ({paths}): give one of them")
+            raise UserError(f"adapter {adapter!r} appears twice with the same versions ({paths}): give one of them")
         for run in same:
             run.label = adapter if len(same) == 1 else f"{adapter} ({run.version_text})"
 

@@ -9,12 +9,15 @@ sets), and the divergence register as the records carry it (reason, kind, links)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from conformance.records import OUTCOMES, PASSING
+from conformance.case import ID_PATTERN
+from conformance.errors import UserError, read_document
+from conformance.records import OUTCOMES, PASSING, SAFE_NAME
 from reports.html import environment
 from reports.results import load, scope_text
 
@@ -22,8 +25,9 @@ FORMAT = "transposed-convolution-conformance-site-data"
 VERSION = 1
 
 
-def _set_from_results(path: Path) -> dict:
+def _set_from_results(path: Path, warnings: list) -> dict:
     results = load([path])
+    warnings += results.warnings
     runs = []
     for run in results.runs:
         runs.append(
@@ -59,19 +63,93 @@ def _set_from_results(path: Path) -> dict:
     }
 
 
-def collect(paths) -> dict:
-    """Site data from result directories (one set each) and saved site data files, oldest set first."""
+def schema() -> dict:
+    """The JSON Schema of a site data file (published as schemas/site-data.schema.json)."""
+    text_or_null = {"type": ["string", "null"]}
+    run = {
+        "type": "object",
+        "properties": {
+            "adapter": {"type": "string", "pattern": SAFE_NAME},
+            "versions": {"type": "object", "additionalProperties": {"type": "string"}},
+            "version_text": {"type": "string"},
+            "device": text_or_null,
+            "profile": text_or_null,
+            "unfinished": {**text_or_null, "description": "why the run did not finish (null: it did)"},
+            "date": text_or_null,
+            "suite_commit": text_or_null,
+            "outcomes": {
+                "type": "object",
+                "propertyNames": {"pattern": ID_PATTERN.pattern},
+                "additionalProperties": {"enum": list(OUTCOMES)},
+            },
+            "divergences": {
+                "type": "object",
+                "propertyNames": {"pattern": ID_PATTERN.pattern},
+                "additionalProperties": {"type": "string"},
+            },
+        },
+        "required": ["adapter", "versions", "version_text", "device", "profile", "unfinished", "date", "suite_commit",
+                     "outcomes", "divergences"],
+        "additionalProperties": False,
+    }  # fmt: skip
+    divergence = {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string"},
+            "reason": {"type": "string"},
+            "links": {"type": "array", "items": {"type": "string", "pattern": "^https://"}},
+            "strict": {"type": ["boolean", "null"]},
+            "scope": {"type": ["object", "null"]},
+        },
+        "required": ["kind", "reason", "links"],
+        "additionalProperties": False,
+    }
+    result_set = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "date": text_or_null,
+            "suite_commits": {"type": "array", "items": {"type": "string"}},
+            "runs": {"type": "array", "items": run},
+            "divergences": {"type": "object", "additionalProperties": divergence},
+        },
+        "required": ["name", "date", "suite_commits", "runs", "divergences"],
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Transposed-convolution conformance site data",
+        "description": "The compact form of result sets that the compatibility site is built from.",
+        "type": "object",
+        "properties": {
+            "format": {"const": FORMAT},
+            "version": {"const": VERSION},
+            "sets": {"type": "array", "items": result_set},
+        },
+        "required": ["format", "version", "sets"],
+        "additionalProperties": False,
+    }
+
+
+def read_data(path: Path) -> dict:
+    """A saved site data file, validated against ``schema()``; a UserError naming the file and field if not one."""
+    return read_document(path, schema(), "give result directories, or site data that publish --save-data wrote")
+
+
+def collect(paths, warnings: list | None = None) -> dict:
+    """Site data from result directories (one set each) and saved site data files, oldest set first;
+    what the readers warn of (torn last lines) goes to ``warnings``."""
+    warnings = [] if warnings is None else warnings
     sets = []
     for path in map(Path, paths):
         if path.is_dir():
-            sets.append(_set_from_results(path))
-            continue
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved.get("format") != FORMAT or saved.get("version") != VERSION:
-            raise ValueError(f"{path}: neither a result directory nor site data of version {VERSION}")
-        sets += saved["sets"]
+            sets.append(_set_from_results(path, warnings))
+        elif path.is_file():
+            sets += read_data(path)["sets"]
+        else:
+            raise UserError(f"{path}: no such result directory or site data file")
     if not sets:
-        raise ValueError("no result sets given")
+        raise UserError("no result sets given")
     sets.sort(key=lambda item: item["date"] or "")
     return {"format": FORMAT, "version": VERSION, "sets": sets}
 
@@ -83,6 +161,16 @@ def save(data: dict, path: Path) -> None:
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def page_name(adapter: str) -> str:
+    """The adapter's page, from its name alone so that it stays put from build to build: its slug where that
+    is the name itself, else the slug and a hash of the exact name ("my.npu" and "NPU" must not take the
+    pages of "my-npu" and "npu"). A slug never holds "_", so the two forms cannot meet."""
+    if adapter and adapter == slug(adapter):
+        return f"adapters/{adapter}.html"
+    digest = hashlib.sha256(adapter.encode("utf-8")).hexdigest()[:8]
+    return f"adapters/{slug(adapter) or 'adapter'}_{digest}.html"
 
 
 def _counts(run: dict) -> list[int]:
@@ -126,13 +214,18 @@ def build(data: dict, out_dir: Path) -> Path:
     (out_dir / "adapters").mkdir(parents=True, exist_ok=True)
     templates = environment()
     adapters = versions_by_adapter(data)
+    pages = {adapter: page_name(adapter) for adapter in adapters}
+    owners: dict[str, str] = {}
+    for adapter, page in pages.items():  # only a hash collision could share one: refuse, never overwrite a page
+        if owners.setdefault(page, adapter) != adapter:
+            raise ValueError(f"adapters {owners[page]!r} and {adapter!r} would share the page {page}")
     rows = []
     for adapter, versions in adapters.items():
         for run in versions:
             rows.append(
                 {
                     "adapter": adapter,
-                    "page": f"adapters/{slug(adapter)}.html",
+                    "page": pages[adapter],
                     "versions": run["version_text"],
                     "set": run["set"],
                     "date": run["date"],
@@ -179,5 +272,5 @@ def build(data: dict, out_dir: Path) -> Path:
             history=history,
             **common,
         )
-        (out_dir / "adapters" / f"{slug(adapter)}.html").write_text(page, encoding="utf-8")
+        (out_dir / pages[adapter]).write_text(page, encoding="utf-8")
     return index

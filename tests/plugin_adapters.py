@@ -164,3 +164,180 @@ class UnreadableOutput:
 
     def repro(self, case):
         return lambda: "not a string"
+
+
+# --- Hostile adapters (tests/test_hostile_adapters.py) -----------------------------------------------------
+# Each misbehaves on the cases with a bias only and computes the others correctly, so that a run shows both
+# what the suite makes of the hostile behaviour and that the healthy cases around it are still recorded.
+
+
+class SegfaultsWithBias:
+    """Its process dies of a segmentation fault on cases with a bias."""
+
+    name = "vendor-segfault"
+
+    def run(self, case, x, w, bias):
+        if case.bias:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return _compute(case, x, w, bias)
+
+
+class HangsWithBias:
+    """Never answers on cases with a bias."""
+
+    name = "vendor-hang-bias"
+
+    def run(self, case, x, w, bias):
+        while case.bias:
+            time.sleep(3600)
+        return _compute(case, x, w, bias)
+
+
+class HugeOutputWithBias:
+    """Returns a 1 GiB float64 array (2**27 elements) for a tiny case with a bias."""
+
+    name = "vendor-huge"
+    HUGE_SHAPE = (1, 1, 2**27)
+
+    def run(self, case, x, w, bias):
+        if case.bias:
+            return np.zeros(self.HUGE_SHAPE)
+        return _compute(case, x, w, bias)
+
+
+class ComplexWithBias:
+    """Returns a complex output of the right shape on cases with a bias."""
+
+    name = "vendor-complex-bias"
+
+    def run(self, case, x, w, bias):
+        out = _compute(case, x, w, bias)
+        return out + 1j if case.bias else out
+
+
+class UpcastsWithBias:
+    """Returns the right values in float64 (whatever the case's dtype) on cases with a bias."""
+
+    name = "vendor-upcast"
+
+    def run(self, case, x, w, bias):
+        if case.bias:
+            return conv_transpose(x, w, bias, **case.conv_params())
+        return _compute(case, x, w, bias)
+
+
+# Markup an adapter could put in each of the texts the suite records and shows; each sets its own value of
+# window.pwned, so a page that runs one says which.
+MARKUP_FRAMEWORK = '<script>window.pwned="framework"</script><img src=x onerror="window.pwned=\'framework\'">'
+MARKUP_VERSION_KEY = '<script>window.pwned="version-key"</script>npu-sdk'
+MARKUP_VERSION_VALUE = '1.0</script><script>window.pwned="version"</script><img src=x onerror="window.pwned=3">'
+MARKUP_ERROR = '<script>window.pwned=1</script><img src=x onerror="window.pwned=1"> refused'
+MARKUP_WARNING = '</script><script>window.pwned="warning"</script><b onmouseover="window.pwned=4">slow</b>'
+MARKUP_REPRO = '</script><script>window.pwned="repro"</script><img src=x onerror="window.pwned=5">'
+
+
+class MarkupEverywhere:
+    """HTML and JavaScript in its framework name, its versions, its error messages, its warnings and its
+    repro: it warns on every case, refuses the cases with a bias and computes the others."""
+
+    name = "vendor-markup"
+    framework = MARKUP_FRAMEWORK
+
+    def versions(self):
+        return {MARKUP_VERSION_KEY: MARKUP_VERSION_VALUE}
+
+    def run(self, case, x, w, bias):
+        import warnings
+
+        warnings.warn(MARKUP_WARNING, stacklevel=1)
+        if case.bias:
+            raise ValueError(MARKUP_ERROR)
+        return _compute(case, x, w, bias)
+
+    def repro(self, case):
+        return f"{MARKUP_REPRO}\n# {case.id}"
+
+
+# Names that must be refused: each would be a path (or markup) wherever the name is used.
+class NameWithSlash(Correct):
+    name = "vendor/npu"
+
+
+class NameEscapes(Correct):
+    name = "../escape"
+
+
+class NameDotDot(Correct):
+    name = ".."
+
+
+class NameWithBackslash(Correct):
+    name = "vendor\\npu"
+
+
+class NameWithSpace(Correct):
+    name = "vendor npu"
+
+
+class NameWithMarkup(Correct):
+    name = "<img src=x onerror=alert(1)>"
+
+
+class NameEmpty(Correct):
+    name = ""
+
+
+# Adapters whose optional members misbehave; each message carries a token the tests look for.
+class ConstructorRaises(Correct):
+    name = "vendor-constructor-raises"
+
+    def __init__(self):
+        raise RuntimeError("hostile constructor exploded")
+
+
+class AvailabilityRaises(Correct):
+    name = "vendor-availability-raises"
+
+    def availability(self):
+        raise RuntimeError("hostile availability exploded")
+
+
+class AvailabilityNotString(Correct):
+    name = "vendor-availability-not-string"
+
+    def availability(self):
+        return 42
+
+
+class VersionsRaise(Correct):
+    name = "vendor-versions-raise"
+
+    def versions(self):
+        raise RuntimeError("hostile versions exploded")
+
+
+class VersionsNotDict(Correct):
+    name = "vendor-versions-not-dict"
+
+    def versions(self):
+        return "1.2.3"
+
+
+class ReproRaisesWithBias(Correct):
+    name = "vendor-repro-raises"
+
+    def repro(self, case):
+        if case.bias:
+            raise RuntimeError("hostile repro exploded")
+        return f"# reproduces {case.id}"
+
+
+class ReproUnpicklableWithBias(Correct):
+    name = "vendor-repro-unpicklable"
+
+    def repro(self, case):
+        if case.bias:
+            return lambda: "not a string"
+        return f"# reproduces {case.id}"

@@ -2,16 +2,17 @@
 
 The records have every field a run writes; their outcomes are drawn deterministically (seeded), so
 that a test knows exactly what each file holds without running a framework. A must-reject case is
-made up from a valid one plus the rule it breaks (``violates``), so its id stays parseable.
+made up from a valid one by breaking the rule it names (``must_reject``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
 from conformance.case import Case
-from conformance.records import ResultFile, envelope
+from conformance.records import Record, RegisterEntry, ResultFile, envelope
 
 DIVERGENCE = {
     "id": "made-up-divergence",
@@ -20,15 +21,31 @@ DIVERGENCE = {
     "links": ["https://example.org/issue/1"],
     "upstream": "",
     "strict": True,
+    "outcomes": ["unsupported"],
+    "scope": {"devices": [], "versions": {}},
 }
 # Markup an adapter could put in its names and messages: a script that ends the page's, a handler that runs.
 HOSTILE = '</script><script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 
 
-def record(case: Case, adapter: str, outcome: str, violates: str | None = None) -> dict:
+def must_reject(case: Case, rule: str) -> Case:
+    """The case changed to break ``rule`` (negative_pad or output_padding_at_bound), as a must-reject case."""
+    fields = case.fields()
+    if rule == "negative_pad":
+        fields["padding"][0] = [-1, -1]
+    elif rule == "output_padding_at_bound":
+        fields["output_padding"][0] = max(fields["stride"][0], fields["dilation"][0])
+    else:
+        raise ValueError(f"no made-up must-reject case for {rule!r}")
+    return Case(**{**fields, "violates": rule, "mode": "explicit"})
+
+
+def record(case: Case, adapter: str, outcome: str, violates: str | None = None) -> Record:
     """One record of ``outcome``; with ``violates`` (or a must-reject case's own), of a must-reject case (a
     pass is then a refusal)."""
-    violates = violates or case.violates or None
+    if violates and not case.violates:
+        case = must_reject(case, violates)
+    violates = case.violates or None
     metrics: dict = {"output_dtype": case.dtype}
     expected_shape = [case.batch, case.out_channels, *case.geometry.output_size]
     raw, explained, divergence = outcome, outcome == "pass", None
@@ -70,21 +87,22 @@ def record(case: Case, adapter: str, outcome: str, violates: str | None = None) 
     elif outcome in ("unsupported", "rejected"):
         metrics = {"message": f"{adapter} cannot <express> {case.id}"}
         divergence, explained = DIVERGENCE, True
-    return {
-        "case_id": case.id,
-        "case": {**case.fields(), "violates": violates},
-        "adapter": adapter,
-        "device": "cpu",
-        "outcome": outcome,
-        "raw_outcome": raw,
-        "explained": explained,
-        "metrics": metrics,
-        "tolerance": {"rule": "made up", "accumulation_length": 1, "widen": 1.0},
-        "divergence": divergence,
-        "warnings": [],
-        "duration_s": 0.001,
-        "repro": f"import {adapter}\n# reproduces {case.id} <here>",
-    }
+    return Record(
+        type="result",
+        case_id=case.id,
+        case=case,
+        adapter=adapter,
+        device="cpu",
+        outcome=outcome,
+        raw_outcome=raw,
+        explained=explained,
+        metrics=metrics,
+        tolerance={"rule": "made up", "accumulation_length": 1, "widen": 1.0},
+        divergence=RegisterEntry(**divergence) if divergence else None,
+        warnings=[],
+        duration_s=0.001,
+        repro=f"import {adapter}\n# reproduces {case.id} <here>",
+    )
 
 
 def _zeros(like):
@@ -117,23 +135,26 @@ def write_run(
         device_model="test cpu",
         planned=len(cases),
     )
-    header["unavailable"] = None
-    file = ResultFile(Path(directory), adapter, header)
+    file = ResultFile(Path(directory), header, existing="overwrite")
     for case in cases:
         drawn = rng.choices(names, weights)[0]
         made = record(case, adapter, (outcomes or {}).get(case.id, drawn), (violates or {}).get(case.id))
-        file.append({**made, **(overrides or {}).get(case.id, {})})
+        changes = dict((overrides or {}).get(case.id, {}))
+        if isinstance(changes.get("divergence"), dict):
+            changes["divergence"] = RegisterEntry(**{**DIVERGENCE, **changes["divergence"]})
+        file.append(dataclasses.replace(made, **changes))
     if finish:
         file.close()
     else:
-        file._handle.close()  # a killed run: no end line
+        file.release()  # a killed run: no end line
     return file.path
 
 
 def write_hostile_runs(directory: Path, cases) -> Path:
     """alpha in two versions, one of them named with markup (``HOSTILE``); its first case unsupported,
     with markup in the message, repro, warnings, divergence reason and link."""
-    entry = {"id": "hostile-entry", "kind": "unsupported", "reason": HOSTILE, "links": [HOSTILE], "upstream": ""}
+    entry = {"id": "hostile-entry", "kind": "unsupported", "reason": HOSTILE, "links": [f"https://example.org/{HOSTILE}"],
+             "upstream": HOSTILE}  # fmt: skip
     hostile = {"metrics": {"message": HOSTILE}, "repro": HOSTILE, "warnings": [HOSTILE], "divergence": entry}
     write_run(directory / "old", "alpha", cases, versions={"alpha": HOSTILE}, outcomes={cases[0].id: "unsupported"},
               overrides={cases[0].id: hostile}, mix=(("pass", 1.0),))  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from conformance.divergences import (
     settle,
     widening,
 )
+from conformance.errors import UserError
 from conformance.grid import profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +107,211 @@ def test_register_rules(tmp_path, change, message):
 def test_duplicate_ids_are_refused(tmp_path):
     with pytest.raises(RegisterError, match="duplicate"):
         _write(tmp_path, GOOD + GOOD)()
+
+
+def _edited(*changes: tuple[str, str]) -> str:
+    """GOOD with each (old, new) replacement made; each old text must be there."""
+    text = GOOD
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+# GOOD's lines: 2 [[divergence]], 3 id, 4 kind, 5 outcomes, 6 reason, 7 links, 8 [divergence.versions],
+# 9 vendor-sdk, 10 [divergence.select], 11 dtype.
+TO_TOLERANCE = ('kind = "xfail"\noutcomes = ["value_mismatch"]', 'kind = "tolerance"')
+NO_SELECT = ('[divergence.select]\ndtype = "float16"\n', "")
+NO_VERSIONS = ('[divergence.versions]\nvendor-sdk = ">=1.2,<1.3"\n', "")
+ENTRY = ":2: entry 1 (id 'x'): "  # what follows the path in an entry's message
+
+
+def _selecting(line: str) -> tuple[str, str]:
+    return ('dtype = "float16"', line)
+
+
+def _adding(line: str) -> tuple[str, str]:
+    return ('reason = "because"', f'reason = "because"\n{line}')
+
+
+def _tolerance(widen: str) -> str:
+    return _edited(TO_TOLERANCE, _adding(f"widen = {widen}"))
+
+
+# (file content, what follows the path, the rule that names the field)
+BAD_FILES = [
+    # TOML itself
+    pytest.param(_edited(('dtype = "float16"', 'dtype = "float16')), ":11:17: ", "not valid TOML", id="syntax"),
+    pytest.param(_edited(('"because"', '"caf\xe9"')).encode("latin-1"), ":6: ", "not UTF-8", id="not-utf8"),
+    pytest.param(_edited(("[[divergence]]", "[[divergnce]]")), ": ", "unknown top-level keys ['divergnce']", id="typo"),
+    pytest.param('title = "mine"\n' + GOOD, ": ", "unknown top-level keys ['title']", id="top-level-key"),
+    pytest.param('divergence = "x"\n', ": ", "divergence must be an array of tables", id="not-array"),
+    pytest.param(_edited(("[[divergence]]", "[divergence]")), ": ", "divergence must be an array", id="one-table"),
+    pytest.param('divergence = [{id = "x", kind = "maybe"}]', ": entry 1 (id 'x'): ", "kind must be", id="inline"),
+    # the entry's own keys
+    pytest.param(_edited(_adding("widdn = 4")), ENTRY, "unknown keys ['widdn']", id="unknown-key"),
+    pytest.param(_edited(('id = "x"', "id = 5")), ":2: entry 1: ", "needs an id", id="id-int"),
+    pytest.param(
+        _edited(('id = "x"', 'id = "a b"')), ":2: entry 1 (id 'a b'): ", "id 'a b' may hold only", id="id-space"
+    ),
+    pytest.param(_edited(('id = "x"', 'id = "<b>"')), ":2: entry 1 (id '<b>'): ", "id '<b>' may hold", id="id-html"),
+    pytest.param(_edited(('kind = "xfail"', "kind = 3")), ENTRY, "kind must be one of", id="kind-int"),
+    pytest.param(_edited(('reason = "because"', "reason = 5")), ENTRY, "needs a reason", id="reason-int"),
+    pytest.param(
+        _edited(('links = ["https://example.org/issue/1"]', 'links = "https://x"')), ENTRY, "links must", id="links-str"
+    ),
+    pytest.param(
+        _edited(('links = ["https://example.org/issue/1"]', "links = [5]")), ENTRY, "links must be", id="links-int"
+    ),
+    pytest.param(_edited(_adding("upstream = 5")), ENTRY, "upstream must be a string", id="upstream-int"),
+    pytest.param(
+        _edited(('links = ["https://example.org/issue/1"]', "")), ENTRY, 'upstream = "no upstream', id="no-links"
+    ),
+    pytest.param(
+        _edited(('outcomes = ["value_mismatch"]', 'outcomes = "value_mismatch"')),
+        ENTRY,
+        "outcomes must",
+        id="outcomes-str",
+    ),
+    pytest.param(
+        _edited(('outcomes = ["value_mismatch"]', "outcomes = [{a = 1}]")), ENTRY, "outcomes must", id="outcomes-table"
+    ),
+    pytest.param(_edited(_adding('strict = "yes"')), ENTRY, "strict must be true or false", id="strict-str"),
+    pytest.param(_edited(_adding("message = 5")), ENTRY, "message must be a string", id="message-int"),
+    pytest.param(_edited(_adding('message = "a{99999999999}"')), ENTRY, "message is not a regular", id="message-huge"),
+    pytest.param(_tolerance("inf"), ENTRY, "widen must be a finite number > 1, got inf", id="widen-inf"),
+    pytest.param(_tolerance("nan"), ENTRY, "widen must be a finite number > 1, got nan", id="widen-nan"),
+    pytest.param(_tolerance("0"), ENTRY, "widen must be a finite number > 1, got 0", id="widen-0"),
+    pytest.param(_tolerance("1.0"), ENTRY, "widen must be a finite number > 1, got 1.0", id="widen-1"),
+    pytest.param(_tolerance('"abc"'), ENTRY, "widen must be a finite number > 1, got 'abc'", id="widen-str"),
+    pytest.param(_tolerance("true"), ENTRY, "widen must be a finite number > 1, got True", id="widen-bool"),
+    pytest.param(_edited(TO_TOLERANCE), ENTRY, "a tolerance entry needs widen", id="widen-missing"),
+    pytest.param(_edited(_adding("widen = 4.0")), ENTRY, "widen applies to tolerance entries only", id="widen-xfail"),
+    pytest.param(
+        _edited(_adding('output_dtype = "float32"')), ENTRY, "output_dtype applies to promotion", id="dtype-on-xfail"
+    ),
+    pytest.param(
+        _edited(('kind = "xfail"\noutcomes = ["value_mismatch"]', 'kind = "promotion"\noutput_dtype = "int8"')),
+        ENTRY,
+        "output_dtype must be one of the case dtypes",
+        id="output-dtype-unknown",
+    ),
+    pytest.param(
+        _edited(('kind = "xfail"', 'kind = "tolerance"\nwiden = 4')),
+        ENTRY,
+        "outcomes applies to",
+        id="outcomes-tolerance",
+    ),
+    pytest.param(_edited(_adding('devices = "cpu"')), ENTRY, "devices must be a list", id="devices-str"),
+    pytest.param(_edited(_adding('devices = [""]')), ENTRY, "devices must be a list", id="devices-empty-name"),
+    pytest.param(
+        _edited(NO_VERSIONS, _adding('versions = ">=1.2"')), ENTRY, "versions must be a table", id="versions-str"
+    ),
+    pytest.param(
+        _edited(('">=1.2,<1.3"', "1.2")), ENTRY, "versions.vendor-sdk must be a version range", id="spec-float"
+    ),
+    pytest.param(
+        _edited(('">=1.2,<1.3"', '""')), ENTRY, "versions.vendor-sdk must be a version range", id="spec-empty"
+    ),
+    # the selector
+    pytest.param(_edited(NO_SELECT, _adding('select = "x"')), ENTRY, "non-empty [select] table", id="select-str"),
+    pytest.param(_edited(_selecting('groups = "two"')), ENTRY, "select.groups must be an integer", id="groups-str"),
+    pytest.param(_edited(_selecting("groups = true")), ENTRY, "select.groups must be an integer", id="groups-bool"),
+    pytest.param(_edited(_selecting("groups = [2, true]")), ENTRY, "select.groups must be", id="groups-list-bool"),
+    pytest.param(_edited(_selecting("groups = []")), ENTRY, "select.groups must be", id="groups-empty"),
+    pytest.param(_edited(_selecting("bias = 1")), ENTRY, "select.bias must be true or false", id="bias-int"),
+    pytest.param(_edited(_selecting("grouped = 1")), ENTRY, "select.grouped must be true or false", id="derived-int"),
+    pytest.param(_edited(_selecting("groups = 2.0")), ENTRY, "select.groups must be an integer", id="groups-float"),
+    pytest.param(_edited(_selecting('dtype = "float8"')), ENTRY, "select.dtype values ['float8']", id="dtype-unknown"),
+    pytest.param(
+        _edited(_selecting('dtype = ["float16", 32]')), ENTRY, "select.dtype must be a string", id="dtype-int"
+    ),
+    pytest.param(_edited(_selecting('violates = "nonsense"')), ENTRY, "select.violates values", id="violates"),
+    pytest.param(_edited(_selecting("input_size = 3")), ENTRY, "select.input_size must be a non-empty list", id="axes"),
+    pytest.param(_edited(_selecting("padding = [1, 1]")), ENTRY, "select.padding must be a non-empty list", id="pads"),
+]
+
+
+@pytest.mark.parametrize(("content", "where", "rule"), BAD_FILES)
+def test_a_bad_register_file_is_a_register_error_naming_file_entry_and_field(tmp_path, content, where, rule):
+    path = tmp_path / "vendor.toml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(RegisterError) as raised:
+        load_register("vendor", [REGISTER_DIR, tmp_path])
+    message = str(raised.value)
+    assert message.startswith(f"{path}{where}"), message
+    assert rule in message, message
+    assert isinstance(raised.value, UserError) and isinstance(raised.value, ValueError)
+
+
+def test_a_bad_register_directory_is_a_register_error_naming_it(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(RegisterError, match=f"^{re.escape(str(missing))}: register directory does not exist$"):
+        load_register("vendor", [REGISTER_DIR, missing])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(RegisterError, match=f"^{re.escape(str(a_file))}: is not a directory"):
+        load_register("vendor", a_file)
+    (tmp_path / "vendor.toml").mkdir()
+    with pytest.raises(
+        RegisterError, match=f"^{re.escape(str(tmp_path / 'vendor.toml'))}: cannot read the register file"
+    ):
+        load_register("vendor", tmp_path)
+
+
+def test_an_id_defined_twice_is_an_error_naming_both_files(tmp_path):
+    first, second = tmp_path / "built-in", tmp_path / "mine"
+    first.mkdir()
+    second.mkdir()
+    (first / "vendor.toml").write_text(GOOD)
+    (second / "vendor.toml").write_text(GOOD)
+    with pytest.raises(RegisterError) as raised:
+        load_register("vendor", [first, second])
+    assert str(raised.value) == (
+        f"{second / 'vendor.toml'}:2: entry 1 (id 'x'): duplicate entry id 'x', "
+        f"first defined at {first / 'vendor.toml'}:2: entry 1 (id 'x')"
+    )
+    (first / "vendor-framework.toml").write_text(GOOD)  # a framework's file and an adapter's, in one directory
+    with pytest.raises(RegisterError) as raised:
+        load_register("vendor", first, framework="vendor-framework")
+    assert str(raised.value) == (
+        f"{first / 'vendor.toml'}:2: entry 1 (id 'x'): duplicate entry id 'x', "
+        f"first defined at {first / 'vendor-framework.toml'}:2: entry 1 (id 'x')"
+    )
+
+
+def test_an_entry_without_a_report_may_leave_links_out(tmp_path):
+    text = _edited(('links = ["https://example.org/issue/1"]', 'upstream = "no upstream report found"'))
+    assert "links" not in text
+    (entry,) = _write(tmp_path, text)().entries
+    assert (entry.id, entry.links, entry.upstream) == ("x", (), "no upstream report found")
+
+
+def test_tolerance_and_promotion_entries_load_their_factor_and_dtype(tmp_path):
+    (tolerance,) = _write(tmp_path, _tolerance("4"))().entries
+    assert (tolerance.kind, tolerance.widen) == ("tolerance", 4.0) and isinstance(tolerance.widen, float)
+    promotion = _edited(
+        ('kind = "xfail"\noutcomes = ["value_mismatch"]', 'kind = "promotion"\noutput_dtype = "float32"')
+    )
+    (promoted,) = _write(tmp_path, promotion)().entries
+    assert (promoted.kind, promoted.output_dtype, promoted.widen) == ("promotion", "float32", 1.0)
+
+
+def test_a_user_directory_adds_to_the_built_in_register(tmp_path):
+    built_in = [entry.id for entry in load_register("onnxruntime").entries]
+    assert "onnxruntime-cpu-no-float64-kernel" in built_in
+    (tmp_path / "onnxruntime.toml").write_text(_edited(('id = "x"', 'id = "mine.float16_v2"')))
+    combined = load_register("onnxruntime", [REGISTER_DIR, tmp_path])
+    assert [entry.id for entry in combined.entries] == [*built_in, "mine.float16_v2"]
+    # The built-in directory given again (as --register) is read once, not refused as a duplicate.
+    assert [entry.id for entry in load_register("onnxruntime", [REGISTER_DIR, REGISTER_DIR]).entries] == built_in
+
+
+def test_a_selector_matches_a_per_axis_field_written_as_toml_lists(tmp_path):
+    entry = _write(tmp_path, _edited(_selecting("padding = [[1, 0]]\ninput_size = [3]")))().entries[0]
+    assert entry.matches(Case(input_size=(3,), kernel=2, padding=((1, 0),)))
+    assert not entry.matches(Case(input_size=(3,), kernel=2, padding=((0, 1),)))
+    assert not entry.matches(Case(input_size=(4,), kernel=2, padding=((1, 0),)))
 
 
 def test_entries_apply_only_within_their_scope(tmp_path):

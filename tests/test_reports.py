@@ -15,7 +15,7 @@ from conformance.grid import curated, mode_cases, profile
 from conformance.records import OUTCOMES
 from reports import gate, html, site
 from reports.results import load
-from tests.synthetic_results import HOSTILE, write_hostile_runs, write_run
+from tests.synthetic_results import HOSTILE, must_reject, write_hostile_runs, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = curated()[:12]
@@ -104,8 +104,9 @@ def test_new_outcomes_have_colors_cells_and_details(tmp_path):
         CASES[3].id: "suite_error",
         CASES[4].id: "xpass",
     }
-    violates = {CASES[1].id: "negative_pad", CASES[2].id: "output_padding_reaches_stride"}
+    violates = {CASES[1].id: "negative_pad", CASES[2].id: "output_padding_at_bound"}
     write_run(tmp_path / "r", "alpha", CASES, outcomes=planted, violates=violates, mix=(("pass", 1.0),))
+    ids = {case.id: must_reject(case, violates[case.id]).id if case.id in violates else case.id for case in CASES}
     page = html.build(load([tmp_path / "r"]), tmp_path / "out").read_text(encoding="utf-8")
     details = html.read_details(tmp_path / "out")
     css = (html.TEMPLATES / "report.css").read_text(encoding="utf-8")
@@ -114,7 +115,7 @@ def test_new_outcomes_have_colors_cells_and_details(tmp_path):
         assert f'<span class="dot o-{outcome}"></span>{outcome}</span>' in page
     data = _data(page)
     assert len(data["outcomes"]) > 10 and all(len(cells) == 1 for cells in data["cells"])  # one character a cell
-    rows = {case["id"]: row for row, case in enumerate(data["cases"])}
+    rows = {original: row for row, case in enumerate(data["cases"]) for original in ids if ids[original] == case["id"]}
     for case_id, outcome in planted.items():
         assert data["outcomes"][int(data["cells"][rows[case_id]], 36)] == outcome
     dtype = details[f"{rows[CASES[0].id]}:0"]["metrics"]
@@ -126,7 +127,7 @@ def test_new_outcomes_have_colors_cells_and_details(tmp_path):
     assert data["families"][data["cases"][rows[CASES[1].id]]["family"]].endswith(", must reject")
     refused = details[f"{rows[CASES[2].id]}:0"]  # a pass with a detail: message and stage
     assert refused["outcome"] == "pass" and refused["metrics"] == {"stage": "construction"}
-    assert refused["message"] == "alpha refuses <output_padding_reaches_stride>"
+    assert refused["message"] == "alpha refuses <output_padding_at_bound>"
     assert f"{rows[CASES[5].id]}:0" not in details  # a plain pass has none
     assert "violates" not in data["cases"][rows[CASES[5].id]]
     assert sorted(details) == sorted(f"{rows[case_id]}:0" for case_id in planted)  # and each other one has its own
@@ -284,7 +285,7 @@ def test_coverage_counts_runs_and_passes_per_value(two_frameworks):
 
 
 def test_equivalence_table_is_built_from_the_records(tmp_path):
-    cases = [case for case in mode_cases("smoke") if case.mode_spec.framework in ("jax", "keras")]
+    cases = {case.id: case for case in mode_cases("smoke") if case.mode_spec.framework in ("jax", "keras")}.values()
     write_run(tmp_path / "j", "jax", [c for c in cases if c.mode_spec.framework == "jax"], mix=(("pass", 1.0),))
     write_run(tmp_path / "k", "keras", [c for c in cases if c.mode_spec.framework == "keras"], mix=(("pass", 1.0),))
     tables = {table["family"]: table for table in html.equivalence_tables(load([tmp_path]))}
@@ -366,10 +367,15 @@ def test_gate_lists_suite_errors_apart_and_says_what_the_new_outcomes_mean(tmp_p
     baseline = gate.baseline_from(load([tmp_path]))
     planted = {CASES[0].id: "suite_error", CASES[1].id: "accepted_invalid", CASES[2].id: "dtype_mismatch"}
     write_run(tmp_path, "alpha", CASES, outcomes=planted, violates={CASES[1].id: "negative_pad"}, mix=(("pass", 1),))
+    baseline["adapters"]["alpha"]["cases"][must_reject(CASES[1], "negative_pad").id] = {
+        "outcome": "pass",
+        "divergence": None,
+    }
     verdict = gate.gate(baseline, load([tmp_path]))
+    assert verdict.failures.pop("missing case") == [f"alpha: {CASES[1].id} (was pass)"]
     assert verdict.failures == {
         "regression": [
-            f"alpha: {CASES[1].id}: passed, now accepted_invalid "
+            f"alpha: {must_reject(CASES[1], 'negative_pad').id}: passed, now accepted_invalid "
             "(returned an output for a case that must be rejected: negative_pad)",
             f"alpha: {CASES[2].id}: passed, now dtype_mismatch (output dtype float32, the case's is float64)",
         ],
@@ -380,7 +386,7 @@ def test_gate_lists_suite_errors_apart_and_says_what_the_new_outcomes_mean(tmp_p
     with pytest.raises(ValueError, match="1 suite errors"):
         gate.baseline_from(load([tmp_path]))
     completed = _cli("gate", "--baseline", tmp_path / "new.json", "--update-baseline", tmp_path)
-    assert completed.returncode == 1 and "no baseline written" in completed.stderr
+    assert completed.returncode == 2 and "no baseline written" in completed.stderr
     assert not (tmp_path / "new.json").exists()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from conformance.case import Case
 from conformance.grid import profile
-from conformance.records import OUTCOMES, read_result_file, read_results
+from conformance.records import OUTCOMES, SCHEMA_VERSION, read_result_file, read_results
 from conformance.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,11 +55,11 @@ def test_a_correct_third_party_adapter_passes_the_smoke_profile(tmp_path):
     completed, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--profile", "smoke")
     assert completed.returncode == 0, completed.stdout[-3000:]
     envelope, records = files["vendor-correct"]
-    assert envelope["schema_version"] == 2 and envelope["adapter"] == "vendor-correct"
+    assert envelope["schema_version"] == SCHEMA_VERSION and envelope["adapter"] == "vendor-correct"
     assert {"suite_commit", "timestamp_utc", "platform", "device", "framework_versions"} <= set(envelope)
     assert len(records) == len([case for case in profile("smoke") if case.mode == "explicit"])
     assert envelope["planned"] == len(records)
-    _, _, end = read_result_file(tmp_path / "results" / "vendor-correct.jsonl")
+    _, _, end, _ = read_result_file(tmp_path / "results" / "vendor-correct.jsonl")
     assert end == {"type": "end", "planned": len(records), "records": len(records)}
     assert {r["outcome"] for r in records} == {"pass"}
     for record in records:
@@ -185,4 +185,4 @@ def test_the_suites_own_failure_is_a_suite_error_never_a_refusal(tmp_path):
     records = list(_outcomes(files).values())
     assert records and {r["outcome"] for r in records} == {"suite_error"}
     assert "could not read the adapter's output" in records[0]["metrics"]["message"]
-    assert any("could not be sent whole" in warning for warning in records[0]["warnings"])
+    assert any("repro() returned function, not text" in warning for warning in records[0]["warnings"])

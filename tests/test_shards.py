@@ -24,7 +24,7 @@ def split(source: Path, count: int, directories: list[Path], skip: tuple[int, ..
     """The shard files the engine writes for the run in ``source``: case ids dealt out in turn (deterministic), each
     shard's envelope saying which shard it is and planning its own cases. Shard K goes to ``directories[K - 1]``
     (or the only directory given); the shards in ``skip`` are not written, as if their CI jobs never uploaded."""
-    envelope, records, _ = read_result_file(source)
+    envelope, records, *_ = read_result_file(source)
     adapter = envelope["adapter"]
     paths = []
     for index in range(1, count + 1):
@@ -45,9 +45,13 @@ def write_lines(path: Path, lines: list[dict]) -> Path:
 
 
 def edit(path: Path, envelope: dict | None = None, drop_end: bool = False, records: list[dict] | None = None) -> None:
-    """Change a written result file: fields of its envelope, its end line gone, or records added."""
+    """Change a written result file: fields of its envelope (the device in its records too, as a run on
+    that device writes them), its end line gone, or records added."""
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     lines[0].update(envelope or {})
+    for line in lines[1:]:
+        if line["type"] == "result" and "device" in (envelope or {}):
+            line["device"] = envelope["device"]
     if drop_end:
         lines.pop()
     lines[1:1] = records or []
@@ -151,7 +155,7 @@ def test_shards_in_two_versions_are_one_run_in_error_or_two_runs(unsharded, tmp_
 
 def test_a_case_in_two_shards_is_an_error_naming_it(unsharded, tmp_path):
     paths = split(unsharded, 4, [tmp_path / "shards"])
-    _, records, _ = read_result_file(paths[0])
+    _, records, *_ = read_result_file(paths[0])
     edit(paths[2], records=[records[0]])
     with pytest.raises(ValueError, match=f"case {records[0]['case_id']} is in two shards: {paths[0]} and {paths[2]}"):
         load([tmp_path / "shards"])
@@ -200,11 +204,11 @@ def test_the_gate_fails_a_dropped_shard_and_a_regression_in_a_shard(two_layouts)
     assert not verdict.passed
     text = verdict.text()
     assert "run did not finish" in text and "alpha: shards 3 of 4 missing" in text
-    _, lost, _ = read_result_file(next((whole / "alpha").glob("*.jsonl")))
+    _, lost, *_ = read_result_file(next((whole / "alpha").glob("*.jsonl")))
     assert "missing case" in text and f"alpha: {lost[2]['case_id']}" in text  # the third case was shard 3's
 
     (second,) = (sharded / "alpha-job-2").glob("*.jsonl")
-    envelope, records, end = read_result_file(second)
+    envelope, records, end, _ = read_result_file(second)
     passed = next(record for record in records if record["outcome"] == "pass")
     regressed = [{**record, "outcome": "value_mismatch"} if record is passed else record for record in records]
     write_lines(second, [envelope, *regressed, end])

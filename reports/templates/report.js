@@ -286,11 +286,10 @@
       line.appendChild(document.createTextNode(": " + strings[d.divergence.reason]));
       box.appendChild(line);
       for (const link of d.divergence.links) {
-        if (/^https?:\/\//.test(link)) {
-          const a = element("a", { href: link, target: "_blank", rel: "noopener" }, link);
-          box.appendChild(a);
-          box.appendChild(element("br"));
-        }
+        // Only an https:// address is a link: anything else (a javascript: one) is shown as text, as the register does.
+        if (/^https:\/\//.test(link)) box.appendChild(element("a", { href: link, target: "_blank", rel: "noopener" }, link));
+        else box.appendChild(element("span", {}, link));
+        box.appendChild(element("br"));
       }
       parts.push(box);
     }
