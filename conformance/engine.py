@@ -193,6 +193,8 @@ def start_adapters(options: Options, workers: list[Worker] | None = None) -> dic
                 problem = name_problem(run.name)
                 if problem:
                     raise UserError(f"--adapter {spec}: {problem}")
+                if not isinstance(run.info["framework"], str) or not run.info["framework"].strip():
+                    raise UserError(f"--adapter {spec}: its framework {run.info['framework']!r} must be a name")
                 if run.name in runs:
                     raise UserError(f"--adapter {spec}: another adapter of this run is named {run.name!r} too")
                 run.load_register()
@@ -224,7 +226,9 @@ def open_files(options: Options, runs: dict[str, AdapterRun], chosen: dict[str, 
         for name, run in runs.items():
             run.planned = 0 if run.info["unavailable"] else len(chosen[name])
             left[name] = []
-            if run.info.get("not_loaded") or not (run.planned or run.info["unavailable"]):
+            # An adapter that could not be loaded has a file only if its spec is a name a file can have.
+            unnamed = run.info.get("not_loaded") and name_problem(run.name)
+            if unnamed or not (run.planned or run.info["unavailable"]):
                 continue
             file = run.open_file(options.existing, dtypes=options.dtypes, keyword=options.keyword)
             if not run.info["unavailable"]:
@@ -258,7 +262,7 @@ class Finished:
     seconds: float
     register_problems: list[str]
     startup_seconds: float = 0.0  # until every adapter's framework was loaded and described
-    unavailable: list[str] = field(default_factory=list)  # requested adapters that could not run, not allowed to
+    unavailable: dict[str, str] = field(default_factory=dict)  # adapters that could not run, not allowed to: why
 
     @property
     def rate(self) -> float:
@@ -373,13 +377,13 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def unavailable_problems(runs: dict[str, AdapterRun], allowed: list[str]) -> list[str]:
-    """The requested adapters that could not run here and were not allowed to be unavailable."""
-    return [
-        f"{name}: unavailable ({run.info['unavailable']}); --allow-unavailable {name} records it and goes on"
+def unavailable_problems(runs: dict[str, AdapterRun], allowed: list[str]) -> dict[str, str]:
+    """The requested adapters that could not run here and were not allowed to be unavailable, with why."""
+    return {
+        name: f"{name}: unavailable ({run.info['unavailable']}); --allow-unavailable {name} records it and goes on"
         for name, run in runs.items()
         if run.info["unavailable"] and "*" not in allowed and name not in allowed and run.worker.spec not in allowed
-    ]
+    }
 
 
 def _deliver_to(judged: queue.Queue, run: AdapterRun):
@@ -483,7 +487,7 @@ def _summary(finished: Finished, out) -> None:
         )
     for problem in finished.register_problems:
         print(f"REGISTER: {problem}", file=out)
-    for problem in finished.unavailable:
+    for problem in finished.unavailable.values():
         print(f"UNAVAILABLE: {problem}", file=out)
     total = sum(len(records) for records in finished.records.values())
     print(
@@ -500,6 +504,12 @@ def write_junit(finished: Finished, chosen: dict[str, list[Case]], path: Path) -
     suite = ElementTree.Element("testsuite", name="conformance")
     counts = Counter()
     for name, run in finished.runs.items():
+        if run.info.get("not_loaded"):  # no case of its own to skip: the loading is the test that failed
+            element = _testcase(suite, name, "load", 0.0)
+            problem = name in finished.unavailable
+            ElementTree.SubElement(element, "error" if problem else "skipped", message=run.info["unavailable"])
+            counts["errors" if problem else "skipped"] += 1
+            continue
         if run.info["unavailable"]:
             for case in chosen[name]:
                 element = _testcase(suite, name, case.id, 0.0)
@@ -517,7 +527,7 @@ def write_junit(finished: Finished, chosen: dict[str, list[Case]], path: Path) -
     suite.set("tests", str(len(suite)))
     suite.set("failures", str(counts["failures"]))
     suite.set("skipped", str(counts["skipped"]))
-    suite.set("errors", "0")
+    suite.set("errors", str(counts["errors"]))
     suite.set("time", f"{finished.seconds:.3f}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = ElementTree.ElementTree(ElementTree.Element("testsuites"))

@@ -235,11 +235,17 @@ def _kind_schema(kind: str) -> dict:
 
 @cache
 def _fast_check(kind: str):
-    """The schema compiled to Python (fastjsonschema): a run's records are checked at 30 us each, where
-    jsonschema takes 600 us; jsonschema then says where a failing line is wrong (``_checked``)."""
+    """The schema compiled to Python (fastjsonschema): a run's records are checked at 20 us each, where
+    jsonschema takes 600 us; jsonschema then says where a failing line is wrong (``_checked``).
+
+    A record's ``case`` is only required to be an object here: ``_check_case`` then requires it to equal
+    the fields of the case its id names, which always meet the Case schema (tests/test_records.py), and
+    are checked once per case id instead of once per record (a third of the time)."""
     import fastjsonschema
 
-    return fastjsonschema.compile(_kind_schema(kind))
+    relaxed = _kind_schema(kind)
+    relaxed = {**relaxed, "$defs": {**relaxed["$defs"], "Case": {"type": "object"}}}
+    return fastjsonschema.compile(relaxed)
 
 
 @cache
@@ -526,7 +532,7 @@ def _checked(path: Path, number: int, item, expected: str) -> dict:
     return item
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 16)
 def _case_fields(case_id: str) -> str | dict:
     try:
         return Case.from_id(case_id).fields()

@@ -292,3 +292,23 @@ def test_sigterm_and_ctrl_c_end_a_run_with_its_end_lines(tmp_path, signal_name):
         .runs[0]
         .unfinished.endswith(f"{len(records)} of {lines[0]['planned']} planned cases have records")
     )
+
+
+@pytest.mark.parametrize("allowed", [[], ["tests.no_such_module:Adapter"]])
+def test_an_adapter_that_cannot_load_is_a_junit_error_unless_allowed(tmp_path, allowed):
+    junit = tmp_path / "junit.xml"
+    options = Options(
+        adapters=[CORRECT, "tests.no_such_module:Adapter"],
+        results=tmp_path / "results",
+        keyword="1d and f64",
+        junitxml=junit,
+        allow_unavailable=allowed,
+    )
+    finished = execute(options, out=(tmp_path / "log").open("w"))
+    assert finished.exit_status == (0 if allowed else 1)
+    suite = ElementTree.parse(junit).getroot()[0]
+    (loading,) = [case for case in suite if case.get("name") == "test_case[tests.no_such_module:Adapter:load]"]
+    assert [child.tag for child in loading] == (["skipped"] if allowed else ["error"])
+    assert "No module named 'tests.no_such_module'" in loading[0].get("message")
+    assert suite.get("errors") == ("0" if allowed else "1")
+    assert [path.name for path in (tmp_path / "results").iterdir()] == ["vendor-correct.jsonl"]

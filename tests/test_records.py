@@ -72,6 +72,17 @@ def test_every_line_a_run_writes_validates_against_the_published_schema(tmp_path
     assert not validator.is_valid(bad)
 
 
+def test_every_case_of_the_profiles_meets_the_case_schema():
+    """The readers check a record's case by its equality with the fields its id names (records._fast_check):
+    as strict as the schema only if those fields always meet the schema."""
+    from conformance.grid import profile
+
+    validator = jsonschema.Draft202012Validator({"$defs": schema()["$defs"], "$ref": "#/$defs/Case"})
+    for case in profile("default"):
+        assert validator.is_valid(case.fields()), case.id
+    assert not validator.is_valid({**CASES[0].fields(), "groups": "1"})  # a planted fault
+
+
 def test_the_committed_baselines_and_site_data_validate():
     for path in sorted((ROOT / "baselines").glob("*.json")):
         assert gate.read_baseline(path)["adapters"]

@@ -49,6 +49,9 @@ def edit(path: Path, envelope: dict | None = None, drop_end: bool = False, recor
     that device writes them), its end line gone, or records added."""
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     lines[0].update(envelope or {})
+    if records:  # the shard planned them too: its counts say so, as a shard that ran them would write them
+        lines[0]["planned"] += len(records)
+        lines[-1].update(planned=lines[0]["planned"], records=lines[-1]["records"] + len(records))
     for line in lines[1:]:
         if line["type"] == "result" and "device" in (envelope or {}):
             line["device"] = envelope["device"]
@@ -175,8 +178,9 @@ def two_layouts(unsharded, tmp_path) -> tuple[Path, Path]:
     (whole / "alpha").mkdir(parents=True)
     shutil.copy(unsharded, whole / "alpha")
     split(unsharded, 4, [sharded / f"alpha-job-{k}" for k in range(1, 5)])
-    for directory in (whole / "beta", sharded / "beta"):
-        write_run(directory, "beta", CASES, seed=5)
+    written = write_run(whole / "beta", "beta", CASES, seed=5)
+    (sharded / "beta").mkdir(parents=True)
+    shutil.copy(written, sharded / "beta")  # one file: written twice, the two could differ by their start times
     return whole, sharded
 
 
