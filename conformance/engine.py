@@ -29,6 +29,7 @@ from pathlib import Path
 from _pytest.mark import KeywordMatcher
 from _pytest.mark.expression import Expression
 
+from conformance import modes
 from conformance.case import DTYPE_CODES, Case
 from conformance.divergences import REGISTER_DIR
 from conformance.errors import UserError
@@ -127,6 +128,9 @@ def check(options: Options) -> None:
     import adapters
 
     for spec in options.adapters:
+        module, _, attribute = spec.partition(":")
+        if ":" in spec and not (re.fullmatch(r"[\w.]+", module) and attribute.isidentifier()):
+            raise UserError(f"--adapter {spec!r}: give an import path package.module:ClassName")
         if spec not in adapters.BUILTIN and ":" not in spec:
             close = difflib.get_close_matches(spec, adapters.BUILTIN, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -195,6 +199,12 @@ def start_adapters(options: Options, workers: list[Worker] | None = None) -> dic
                     raise UserError(f"--adapter {spec}: {problem}")
                 if not isinstance(run.info["framework"], str) or not run.info["framework"].strip():
                     raise UserError(f"--adapter {spec}: its framework {run.info['framework']!r} must be a name")
+                unknown = sorted(set(run.info["modes"]) - {modes.EXPLICIT, *modes.FRAMEWORKS})
+                if unknown:
+                    raise UserError(
+                        f"--adapter {spec}: modes {unknown} are none of the suite's ({modes.EXPLICIT}, "
+                        f"{', '.join(modes.FRAMEWORKS)})"
+                    )
                 if run.name in runs:
                     raise UserError(f"--adapter {spec}: another adapter of this run is named {run.name!r} too")
                 run.load_register()

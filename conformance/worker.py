@@ -131,6 +131,9 @@ def _attempt(adapter, case, x, w, bias) -> Attempt:
             result = adapter.run(case, x, w, bias)
         except adapters.Unsupported as unsupported:
             attempt.status, attempt.message = "unsupported", unsupported.reason
+        except (SystemExit, KeyboardInterrupt) as exit:  # the adapter tried to end its process: a crash
+            attempt.status = "crash"
+            attempt.message = f"the adapter raised {type(exit).__name__}({', '.join(map(repr, exit.args))})"
         except Exception as error:  # the framework's refusal is a result, not a crash
             attempt.status, attempt.stage = "rejected", getattr(error, "conformance_stage", "unknown")
             attempt.message = f"{type(error).__name__}: {error}".strip()
@@ -227,6 +230,7 @@ class Worker:
         self._process = None
         self._connection = None
         self._ready = False
+        self._stopping = threading.Lock()
         self.info: dict = {}
 
     def launch(self) -> Worker:
@@ -328,21 +332,24 @@ class Worker:
                 )
             return self._connection.recv()
         except (EOFError, ConnectionError):
-            if self._process is not None:
-                self._process.join(5)  # the pipe can close before the exit status is known
-            code = self._process.exitcode if self._process else None
+            process = self._process
+            if process is not None:
+                process.join(5)  # the pipe can close before the exit status is known
+            code = process.exitcode if process is not None else None
             self.stop()
             return Attempt(
                 "crash", message=f"the adapter's process died (exit code {code})", seconds=time.perf_counter() - start
             )
 
     def stop(self) -> None:
-        if self._process is not None:
+        # The run's end and a crash seen by the feed's thread may stop the process at once: one of them does.
+        with self._stopping:
+            process, connection = self._process, self._connection
+            self._process = self._connection = None
+        if process is not None:
             # Closing the pipe ends the process's loop; sending it a word could block behind queued cases.
-            self._connection.close()
-            self._process.join(2)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-        self._process = None
-        self._connection = None
+            connection.close()
+            process.join(2)
+            if process.is_alive():
+                process.kill()
+                process.join()

@@ -341,3 +341,41 @@ class ReproUnpicklableWithBias(Correct):
         if case.bias:
             return lambda: "not a string"
         return f"# reproduces {case.id}"
+
+
+class ExitsWithBias:
+    """Raises SystemExit (as a library calling sys.exit would) on cases with a bias."""
+
+    name = "vendor-exits"
+
+    def run(self, case, x, w, bias):
+        if case.bias:
+            raise SystemExit(3)
+        return _compute(case, x, w, bias)
+
+
+class InterruptsWithBias:
+    """Raises KeyboardInterrupt on cases with a bias."""
+
+    name = "vendor-interrupts"
+
+    def run(self, case, x, w, bias):
+        if case.bias:
+            raise KeyboardInterrupt
+        return _compute(case, x, w, bias)
+
+
+class NotAnArrayWithBias:
+    """Returns None on cases with a bias: no output at all, where an array was due."""
+
+    name = "vendor-none"
+
+    def run(self, case, x, w, bias):
+        return None if case.bias else _compute(case, x, w, bias)
+
+
+class UnknownModes(Correct):
+    """Declares a mode family the suite does not have: it would be given no case at all."""
+
+    name = "vendor-unknown-modes"
+    modes = ("explicit", "caffe")

@@ -428,3 +428,34 @@ def test_a_failing_repro_is_a_warning_and_its_cases_are_still_judged(tmp_path, a
                 assert any(reason in warning for warning in record["warnings"]), record["warnings"]
         else:
             assert record["warnings"] == [] and record["repro"] == f"# reproduces {case.id}", record
+
+
+# --- an adapter that tries to end its process, or answers with no array ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "adapter, name, outcome, words",
+    [
+        ("ExitsWithBias", "vendor-exits", "crash", "the adapter raised SystemExit(3)"),
+        ("InterruptsWithBias", "vendor-interrupts", "crash", "the adapter raised KeyboardInterrupt()"),
+        ("NotAnArrayWithBias", "vendor-none", "shape_mismatch", None),
+    ],
+)
+def test_an_adapter_that_exits_or_returns_no_array_costs_its_own_cases(tmp_path, adapter, name, outcome, words):
+    ran = run(tmp_path / "results", f"{PLUGINS}:{adapter}")
+    cases = both_kinds(selected(SELECT, name))
+    records = complete(ran, name, cases)
+    assert ran.status == 1, ran.output[-3000:]
+    for case in cases:
+        record = records[case.id]
+        assert record["outcome"] == (outcome if case.bias else "pass"), record
+        if case.bias and words:
+            assert record["metrics"]["message"] == words
+    assert "Traceback" not in ran.stderr and "KeyboardInterrupt" not in ran.stderr
+
+
+def test_an_adapter_declaring_modes_the_suite_does_not_have_is_refused(tmp_path):
+    ran = run(tmp_path / "results", f"{PLUGINS}:UnknownModes")
+    assert ran.status == 2 and ran.stderr.count("\n") == 1, ran.output[-3000:]
+    assert "modes ['caffe'] are none of the suite's" in ran.stderr
+    assert ran.files() == []
