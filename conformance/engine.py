@@ -302,7 +302,13 @@ def execute(options: Options, out=sys.stdout) -> Finished:
     """Run the selected cases on every adapter and write their records; print what happened.
 
     Bad options, adapter names, registers or result files raise a UserError before any case runs.
-    SIGTERM ends the run as Ctrl-C does (KeyboardInterrupt): each result file gets its end line."""
+    SIGTERM ends the run as Ctrl-C does (KeyboardInterrupt): each result file gets its end line, and a
+    file opened but not yet written is left as it was."""
+    with _terminate_as_interrupt():
+        return _execute(options, out)
+
+
+def _execute(options: Options, out) -> Finished:
     check(options)
     start = time.perf_counter()
     workers = launch_workers(options)
@@ -319,34 +325,33 @@ def execute(options: Options, out=sys.stdout) -> Finished:
     sources: dict[str, Cases] = {}
     pace = Pace()
     try:
-        with _terminate_as_interrupt():
-            for name, run in runs.items():
-                if left[name]:
-                    sources[name] = Cases(left[name])
-                    feeds.append(Feed(run.worker, sources[name], _deliver_to(judged, run)))
-            bars = _progress_bars(options, runs, left)
-            remaining = sum(map(len, left.values()))
-            while remaining:
-                try:
-                    run, case, attempt = judged.get(timeout=1.0)
-                except queue.Empty:
-                    if any(feed.alive for feed in feeds) or not judged.empty():
-                        continue
-                    # Never wait for records no one will send: the end lines will show what is missing.
-                    print(f"error: the workers stopped with {remaining} cases unrecorded", file=sys.stderr)
-                    break
-                records[run.name].append(_kept(run.record(case, attempt)))
-                pace.add(run.name, attempt.seconds)
-                remaining -= 1
-                if run.name in bars:
-                    bars[run.name].update()
-                helped = pace.adapter_to_help(sources, busy=sum(feed.alive for feed in feeds))
-                if helped:
-                    worker = Worker(runs[helped].worker.spec, timeout=options.case_timeout, threads=options.threads)
-                    feeds.append(Feed(worker.launch(), sources[helped], _deliver_to(judged, runs[helped])))
-                    runs[helped].processes += 1
-            for bar in bars.values():
-                bar.close()
+        for name, run in runs.items():
+            if left[name]:
+                sources[name] = Cases(left[name])
+                feeds.append(Feed(run.worker, sources[name], _deliver_to(judged, run)))
+        bars = _progress_bars(options, runs, left)
+        remaining = sum(map(len, left.values()))
+        while remaining:
+            try:
+                run, case, attempt = judged.get(timeout=1.0)
+            except queue.Empty:
+                if any(feed.alive for feed in feeds) or not judged.empty():
+                    continue
+                # Never wait for records no one will send: the end lines will show what is missing.
+                print(f"error: the workers stopped with {remaining} cases unrecorded", file=sys.stderr)
+                break
+            records[run.name].append(_kept(run.record(case, attempt)))
+            pace.add(run.name, attempt.seconds)
+            remaining -= 1
+            if run.name in bars:
+                bars[run.name].update()
+            helped = pace.adapter_to_help(sources, busy=sum(feed.alive for feed in feeds))
+            if helped:
+                worker = Worker(runs[helped].worker.spec, timeout=options.case_timeout, threads=options.threads)
+                feeds.append(Feed(worker.launch(), sources[helped], _deliver_to(judged, runs[helped])))
+                runs[helped].processes += 1
+        for bar in bars.values():
+            bar.close()
     finally:
         # Feeds blocked on a full backlog (a run stopped early) get room for their last attempt, then end.
         for feed in feeds:

@@ -435,6 +435,14 @@ def _lock(handle, path: Path) -> None:
         raise UserError(
             f"{path}: another run is writing this file now; wait for it, or give another --results"
         ) from None
+    held = os.fstat(handle.fileno())
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        named = None
+    if named is None or (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+        # A run that created the file gave it up (removed it) before writing: this handle holds no file.
+        raise UserError(f"{path}: another run was starting on this file; run again")
 
 
 class Contents(typing.NamedTuple):

@@ -311,7 +311,10 @@ class Worker:
                         yield waiting.popleft(), Attempt("suite_error", message=message)
                         continue
                     queued.append(waiting.popleft())
-                    self._connection.send((queued[-1], *inputs))
+                    connection = self._connection
+                    if connection is None:  # stopped meanwhile: the run is ending
+                        raise BrokenPipeError
+                    connection.send((queued[-1], *inputs))
             except (BrokenPipeError, ConnectionError):
                 pass  # the process died on an earlier case: receiving says which, and the rest are sent again
             if not queued:
@@ -322,16 +325,19 @@ class Worker:
     def _receive(self) -> Attempt:
         """The answer to the oldest queued case; a timeout or a death stops the process."""
         start = time.perf_counter()
+        connection = self._connection
         try:
-            if not self._connection.poll(self.timeout):
+            if connection is None:  # stopped meanwhile (the run is ending): as a closed pipe
+                raise EOFError
+            if not connection.poll(self.timeout):
                 self.stop()
                 return Attempt(
                     "timeout",
                     message=f"no answer within {self.timeout:g} s (per-case limit)",
                     seconds=time.perf_counter() - start,
                 )
-            return self._connection.recv()
-        except (EOFError, ConnectionError):
+            return connection.recv()
+        except (EOFError, OSError):  # OSError: a pipe closed under poll() by the run's end
             process = self._process
             if process is not None:
                 process.join(5)  # the pipe can close before the exit status is known
