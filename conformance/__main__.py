@@ -85,10 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog} {args.command}: error: {said}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"{parser.prog} {args.command}: interrupted; every result file written so far has its end line",
-            file=sys.stderr,
-        )
+        closed = "; every result file written so far has its end line" if args.command == "run" else ""
+        print(f"{parser.prog} {args.command}: interrupted{closed}", file=sys.stderr)
         return 130
 
 
@@ -177,7 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     schemas = commands.add_parser(
         "schemas",
         parents=[common],
-        help="write the JSON Schemas of result files, baselines and site data (the ones in schemas/)",
+        help="write the JSON Schemas of result files, baselines, site data and equivalence files (schemas/)",
     )
     schemas.add_argument("-o", "--output", default=str(SCHEMAS_DIR), help=f"directory (default {SCHEMAS_DIR})")
     # The front door also offers the commands that only read records; they live downstream, in reports/.

@@ -197,8 +197,9 @@ def start_adapters(options: Options, workers: list[Worker] | None = None) -> dic
                 problem = name_problem(run.name)
                 if problem:
                     raise UserError(f"--adapter {spec}: {problem}")
-                if not isinstance(run.info["framework"], str) or not run.info["framework"].strip():
-                    raise UserError(f"--adapter {spec}: its framework {run.info['framework']!r} must be a name")
+                for member in ("framework", "device"):
+                    if not isinstance(run.info[member], str) or not run.info[member].strip():
+                        raise UserError(f"--adapter {spec}: its {member} {run.info[member]!r} must be a name")
                 unknown = sorted(set(run.info["modes"]) - {modes.EXPLICIT, *modes.FRAMEWORKS})
                 if unknown:
                     raise UserError(

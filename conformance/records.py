@@ -368,7 +368,7 @@ class ResultFile:
                 )
             # Nothing changes in the file until the run writes its first line (``_write``): a run stopped
             # before then leaves it as it was.
-            self._pending = (0, _plain(header))
+            self._pending = (0, _checked(self.path, 1, _plain(header), expected="envelope"))
             if found and existing == "resume":
                 self._pending = (self._continue(header), None)
         except BaseException:
