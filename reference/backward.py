@@ -40,7 +40,10 @@ def weight_gradient(x: np.ndarray, dy: np.ndarray, geom: Geometry) -> np.ndarray
     out_per_group = geom.out_channels // g
     # Index full position j as dy_full[j]: dy shifted back by the crop's begin, with zeros wherever the
     # full output was cropped at the end or dy reaches past it (output_padding beyond the full output).
-    pads = [(begin, max(0, full - begin - size)) for (begin, _), full, size in zip(geom.padding, geom.full_size, dy.shape[2:])]
+    pads = [
+        (begin, max(0, full - begin - size))
+        for (begin, _), full, size in zip(geom.padding, geom.full_size, dy.shape[2:])
+    ]
     dy_full = np.pad(dy, [(0, 0), (0, 0), *pads])
 
     x_groups = x.reshape(geom.batch, g, in_per_group, *geom.input_size)
@@ -51,8 +54,10 @@ def weight_gradient(x: np.ndarray, dy: np.ndarray, geom: Geometry) -> np.ndarray
             slice(t * d, t * d + (n - 1) * s + 1, s)
             for t, d, n, s in zip(tap, geom.dilation, geom.input_size, geom.stride)
         )
-        written = dy_full[(slice(None), slice(None), *window)].reshape(geom.batch, g, out_per_group, *geom.input_size)
-        dw[(slice(None), slice(None), slice(None), *tap)] = np.einsum(f"ngi{spatial},ngo{spatial}->gio", x_groups, written)
+        written = dy_full[(slice(None), slice(None), *window)]
+        written_groups = written.reshape(geom.batch, g, out_per_group, *geom.input_size)
+        tap_gradient = np.einsum(f"ngi{spatial},ngo{spatial}->gio", x_groups, written_groups)
+        dw[(slice(None), slice(None), slice(None), *tap)] = tap_gradient
     return dw.reshape(geom.in_channels, out_per_group, *geom.kernel)
 
 

@@ -91,3 +91,22 @@ def test_a_wrong_gradient_is_caught_and_named(tmp_path, adapter, gradient):
     for record in caught:  # the other gradients passed, and say so
         others = {name: m for name, m in record["metrics"]["gradients"].items() if name != gradient}
         assert all(m["bad_count"] == 0 for m in others.values())
+
+
+def test_torch_backward_matches_the_reference_and_its_repro():
+    """torch's autograd on a grouped, dilated, strided case with a bias and output_padding; the repro agrees."""
+    pytest.importorskip("torch")
+    from adapters.pytorch import TorchCPU
+    from conformance.case import make_inputs
+
+    case = Case(input_size=(4, 3), kernel=(3, 2), stride=(2, 3), dilation=(2, 1), output_padding=(1, 2), groups=2,
+                in_channels=4, out_channels=6, batch=2, bias=True, direction="backward")  # fmt: skip
+    x, w, bias = make_inputs(case)
+    dy = make_upstream(case)
+    found = TorchCPU().run_backward(case, x, w, bias, dy)
+    for name, value, (reference, tolerance) in zip(GRADIENTS, found, expected_gradients(case, x, w, bias, dy).values()):
+        assert value.shape == reference.shape and (np.abs(value - reference) <= tolerance).all(), name
+    namespace: dict = {}
+    exec(TorchCPU().repro(case).replace("print(", "(lambda *a: None)("), namespace)
+    for value, repro in zip(found, namespace["grads"]):
+        np.testing.assert_array_equal(value, repro.numpy())

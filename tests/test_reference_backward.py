@@ -107,42 +107,48 @@ def jacobian_columns(linear_map, shape: tuple[int, ...]) -> np.ndarray:
     return np.stack([linear_map(unit.reshape(shape)).ravel() for unit in np.eye(size)])
 
 
+def assert_matches_the_explicit_jacobian(c: dict) -> None:
+    x, w, bias, dy, params = c["x"], c["w"], c["bias"], c["dy"], c["params"]
+    dx, dw, db = gradients(c)
+    # Batch items share J_x: the unit vectors of one item's input, as a batch of their own.
+    item_basis = np.eye(x[0].size).reshape(x[0].size, *x.shape[1:])
+    j_x_rows = conv_transpose(item_basis, w, **params).reshape(x[0].size, -1)
+    assert_relatively_close(dx, (dy.reshape(len(dy), -1) @ j_x_rows.T).reshape(x.shape))
+    j_w_rows = jacobian_columns(lambda unit: conv_transpose(x, unit, **params), w.shape)
+    assert_relatively_close(dw, (j_w_rows @ dy.ravel()).reshape(w.shape))
+    if bias is not None:
+        no_x, no_w = np.zeros_like(x), np.zeros_like(w)
+        j_b_rows = jacobian_columns(lambda unit: conv_transpose(no_x, no_w, unit, **params), bias.shape)
+        assert_relatively_close(db, j_b_rows @ dy.ravel())
+
+
 def test_explicit_jacobian_on_small_cases():
-    checked = 0
-    for c in SWEEP:
-        x, w, bias, dy, params = c["x"], c["w"], c["bias"], c["dy"], c["params"]
-        if max(x[0].size, dy[0].size) > JACOBIAN_MAX_ELEMENTS or w.size > JACOBIAN_MAX_WEIGHTS:
-            continue
-        dx, dw, db = gradients(c)
-        # Batch items share J_x: the unit vectors of one item's input, as a batch of their own.
-        item_basis = np.eye(x[0].size).reshape(x[0].size, *x.shape[1:])
-        j_x_rows = conv_transpose(item_basis, w, **params).reshape(x[0].size, -1)
-        assert_relatively_close(dx, (dy.reshape(len(dy), -1) @ j_x_rows.T).reshape(x.shape))
-        j_w_rows = jacobian_columns(lambda unit: conv_transpose(x, unit, **params), w.shape)
-        assert_relatively_close(dw, (j_w_rows @ dy.ravel()).reshape(w.shape))
-        if bias is not None:
-            no_x, no_w = np.zeros_like(x), np.zeros_like(w)
-            j_b_rows = jacobian_columns(lambda unit: conv_transpose(no_x, no_w, unit, **params), bias.shape)
-            assert_relatively_close(db, j_b_rows @ dy.ravel())
-        checked += 1
-    assert checked >= 150
+    small = [
+        c
+        for c in SWEEP
+        if max(c["x"][0].size, c["dy"][0].size) <= JACOBIAN_MAX_ELEMENTS and c["w"].size <= JACOBIAN_MAX_WEIGHTS
+    ]
+    assert len(small) >= 150
+    for c in small:
+        assert_matches_the_explicit_jacobian(c)
+
+
+def loss(c: dict, **replaced) -> float:
+    """``L = <dy, y>`` with some of ``x``, ``w``, ``bias`` replaced."""
+    arguments = {"x": c["x"], "w": c["w"], "bias": c["bias"], **replaced}
+    return float(np.vdot(c["dy"], conv_transpose(**arguments, **c["params"])))
 
 
 def test_central_finite_differences():
-    # L(theta) = <dy, y(theta)> is affine in each argument separately, so the central difference is
-    # the exact partial derivative whatever the step; a large step keeps rounding far below 1e-8.
+    # L is affine in each argument separately, so the central difference is the exact partial
+    # derivative whatever the step; a large step keeps rounding far below the 1e-8 tolerance.
     step = 0.5
     rng = np.random.default_rng(99)
     entries_checked = 0
     for c in SWEEP[:FINITE_DIFFERENCE_CONFIGURATIONS]:
-        arguments = {"x": c["x"], "w": c["w"], "bias": c["bias"]}
         claimed = dict(zip(("x", "w", "bias"), gradients(c)))
-
-        def loss(**replaced):
-            y = conv_transpose(**{**arguments, **replaced}, **c["params"])
-            return float(np.vdot(c["dy"], y))
-
-        for name, value in arguments.items():
+        for name in ("x", "w", "bias"):
+            value = c[name]
             if value is None:
                 continue
             for flat_index in rng.choice(value.size, size=min(4, value.size), replace=False):
@@ -150,7 +156,7 @@ def test_central_finite_differences():
                 plus, minus = value.copy(), value.copy()
                 plus[index] += step
                 minus[index] -= step
-                quotient = (loss(**{name: plus}) - loss(**{name: minus})) / (2 * step)
+                quotient = (loss(c, **{name: plus}) - loss(c, **{name: minus})) / (2 * step)
                 assert abs(quotient - claimed[name][index]) <= 1e-8 * max(1.0, abs(claimed[name][index]))
                 entries_checked += 1
     assert entries_checked >= 300
@@ -164,7 +170,8 @@ def test_hand_worked_example():
     #   dx = [dy0 w1, dy1 w0 + dy2 w1]            = [7*5, 11*3 + 13*5]  = [35, 98]
     #   dw = [x1 dy1 (x0 w0 was cropped), x0 dy0 + x1 dy2] = [2*11, 1*7 + 2*13] = [22, 33]
     #   db = dy0 + dy1 + dy2 + dy3                = 48
-    x, w, bias, dy = np.array([[[1.0, 2.0]]]), np.array([[[3.0, 5.0]]]), np.array([0.5]), np.array([[[7.0, 11, 13, 17]]])
+    x, w, bias = np.array([[[1.0, 2.0]]]), np.array([[[3.0, 5.0]]]), np.array([0.5])
+    dy = np.array([[[7.0, 11.0, 13.0, 17.0]]])
     params = dict(stride=2, padding=((1, 0),), output_padding=1)
     np.testing.assert_array_equal(conv_transpose(x, w, bias, **params)[0, 0], [5.5, 6.5, 10.5, 0.5])
     dx, dw, db = conv_transpose_vjp(x, w, bias, dy, **params)
