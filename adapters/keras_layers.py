@@ -97,7 +97,8 @@ def _canonical_axes(rank: int) -> tuple[int, ...]:
 def _tensorflow_gradients(layer, inputs, dy):
     import tensorflow as tf
 
-    variables = [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+    # The tf.Variables under the Keras variables: the tape watches those (it refuses a Keras variable).
+    variables = [layer.kernel.value] + ([layer.bias.value] if layer.bias is not None else [])
     with tf.GradientTape() as tape:
         tape.watch([inputs, *variables])
         y = layer(inputs)
@@ -124,7 +125,7 @@ def _jax_gradients(layer, inputs, dy):
 def _torch_gradients(layer, inputs, dy):
     import torch
 
-    inputs = inputs.detach().requires_grad_()
+    inputs.requires_grad_()
     # On the torch backend a Keras variable's value is a torch Parameter that the layer call reads.
     variables = [layer.kernel.value] + ([layer.bias.value] if layer.bias is not None else [])
     y = layer(inputs)
@@ -195,7 +196,8 @@ class Keras:
     def _inputs(self, x: np.ndarray) -> np.ndarray:
         return channels_last(x) if self.data_format == "channels_last" else x
 
-    def _outputs(self, y: np.ndarray) -> np.ndarray:
+    def _canonical(self, y: np.ndarray) -> np.ndarray:
+        """An array in the layer's data format back as (N, C, *spatial)."""
         return channels_first(y) if self.data_format == "channels_last" else y
 
     def _layer(self, case: Case, inputs: np.ndarray, w, bias):
@@ -216,7 +218,7 @@ class Keras:
         layer = self._layer(case, inputs, w, bias)
         with stage("call"):
             out = keras.ops.convert_to_numpy(layer(inputs))
-        return self._outputs(out)
+        return self._canonical(out)
 
     def run_backward(self, case: Case, x, w, bias, dy):
         """dx, dw, db of <dy, y> by the backend's own differentiation of the layer call."""
@@ -229,7 +231,7 @@ class Keras:
         with stage("call"):
             tensors = differentiate[self.backend](layer, tensor(inputs), tensor(self._inputs(dy)))
         dx, dkernel, dbias = (None if g is None else keras.ops.convert_to_numpy(g) for g in tensors)
-        return self._outputs(dx), canonical_weight(dkernel), dbias
+        return self._canonical(dx), canonical_weight(dkernel), dbias
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)
@@ -254,12 +256,61 @@ class Keras:
         ]
         if case.bias:
             lines.append("layer.bias.assign(bias)")
+        if case.direction == "backward":
+            return "\n".join(lines + self._backward_lines(case))
         lines += [
             "y = keras.ops.convert_to_numpy(layer(inputs))",
             f"y = {move_out}  # back to (N, C_out, *spatial)",
             "print(y.shape, y)",
         ]
         return "\n".join(lines)
+
+    def _backward_lines(self, case: Case) -> list[str]:
+        """The repro's gradients of <dy, y>, after the layer is set up as the forward's repro sets it up."""
+        move_dy = "np.moveaxis(dy, 1, -1)" if self.data_format == "channels_last" else "dy"
+        values = "[layer.kernel.value, layer.bias.value]" if case.bias else "[layer.kernel.value]"
+        lines = [
+            f"inputs = keras.ops.convert_to_tensor(inputs, dtype={case.dtype!r})",
+            f"upstream = keras.ops.convert_to_tensor({move_dy}, dtype={case.dtype!r})",
+        ]
+        if self.backend == "tensorflow":
+            lines += [
+                "import tensorflow as tf",
+                f"variables = {values}  # the tf.Variables under the Keras variables",
+                "with tf.GradientTape() as tape:",
+                "    tape.watch([inputs, *variables])",
+                "    y = layer(inputs)",
+                "grads = tape.gradient(y, [inputs, *variables], output_gradients=upstream)",
+            ]
+        elif self.backend == "jax":
+            lines += [
+                "import jax",
+                "non_trainable = [v.value for v in layer.non_trainable_variables]",
+                "call = lambda inputs, trainable: layer.stateless_call(trainable, non_trainable, inputs)[0]",
+                "y, vjp = jax.vjp(call, inputs, [v.value for v in layer.trainable_variables])",
+                "dx, dvariables = vjp(upstream)",
+                "grads = [dx, *dvariables]  # layer.trainable_variables: the kernel, then the bias",
+            ]
+        else:
+            lines += [
+                "import torch",
+                "inputs.requires_grad_()",
+                f"variables = {values}  # torch Parameters",
+                "y = layer(inputs)",
+                "grads = torch.autograd.grad(y, [inputs, *variables], grad_outputs=upstream)",
+            ]
+        rank = case.rank
+        lines += [
+            "grads = [keras.ops.convert_to_numpy(g) for g in grads]",
+            "dx, dw, db = grads" if case.bias else "dx, dw, db = *grads, None",
+        ]
+        if self.data_format == "channels_last":
+            lines.append("dx = np.moveaxis(dx, -1, 1)  # back to (N, C_in, *spatial)")
+        lines += [
+            f"dw = np.transpose(dw, {_canonical_axes(rank)})  # back to (C_in, C_out, *k)",
+            "print(dx.shape, dx, dw.shape, dw, db)",
+        ]
+        return lines
 
 
 class KerasTensorflow(Keras):
