@@ -239,7 +239,8 @@ class Keras:
             return f"# not expressible: {reason}"
         arguments = self._layer_arguments(case)
         rank = case.rank
-        move_in = "np.moveaxis(x, 1, -1)" if self.data_format == "channels_last" else "x"
+        # Contiguous, as the adapter's arrays are: torch sums a strided tensor in another order (db's last bit).
+        move_in = "np.ascontiguousarray(np.moveaxis(x, 1, -1))" if self.data_format == "channels_last" else "x"
         move_out = "np.moveaxis(y, -1, 1)" if self.data_format == "channels_last" else "y"
         lines = input_lines(case) + [
             "import os",
@@ -267,7 +268,7 @@ class Keras:
 
     def _backward_lines(self, case: Case) -> list[str]:
         """The repro's gradients of <dy, y>, after the layer is set up as the forward's repro sets it up."""
-        move_dy = "np.moveaxis(dy, 1, -1)" if self.data_format == "channels_last" else "dy"
+        move_dy = "np.ascontiguousarray(np.moveaxis(dy, 1, -1))" if self.data_format == "channels_last" else "dy"
         values = "[layer.kernel.value, layer.bias.value]" if case.bias else "[layer.kernel.value]"
         lines = [
             f"inputs = keras.ops.convert_to_tensor(inputs, dtype={case.dtype!r})",
@@ -299,7 +300,6 @@ class Keras:
                 "y = layer(inputs)",
                 "grads = torch.autograd.grad(y, [inputs, *variables], grad_outputs=upstream)",
             ]
-        rank = case.rank
         lines += [
             "grads = [keras.ops.convert_to_numpy(g) for g in grads]",
             "dx, dw, db = grads" if case.bias else "dx, dw, db = *grads, None",
@@ -307,7 +307,7 @@ class Keras:
         if self.data_format == "channels_last":
             lines.append("dx = np.moveaxis(dx, -1, 1)  # back to (N, C_in, *spatial)")
         lines += [
-            f"dw = np.transpose(dw, {_canonical_axes(rank)})  # back to (C_in, C_out, *k)",
+            f"dw = np.transpose(dw, {_canonical_axes(case.rank)})  # back to (C_in, C_out, *k)",
             "print(dx.shape, dx, dw.shape, dw, db)",
         ]
         return lines
