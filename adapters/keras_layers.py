@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from adapters import stage
+from adapters import Unsupported, stage
 from adapters.capabilities import Capabilities, require, why_not
 from adapters.layouts import channels_first, channels_last, spatial_out_in, spatial_out_in_axes
 from adapters.snippets import input_lines
@@ -47,6 +47,14 @@ def keras_arguments(case: Case) -> tuple[str, tuple[int, ...] | None]:
     if mode.framework == "keras":
         return mode.padding, mode.output_padding
     found = modes.keras_equivalent(case)
+    if found is None and case.violates and not any(p for pair in case.padding for p in pair):
+        # A must-reject case asked as written ('valid' and the invalid output_padding): Keras's own check
+        # must refuse it. Before, this failed inside the adapter and counted as Keras's refusal.
+        return "valid", case.output_padding
+    if found is None:
+        raise Unsupported(
+            f"no Keras padding setting means padding {case.padding}, output_padding {case.output_padding}"
+        )
     return found.padding, found.output_padding
 
 

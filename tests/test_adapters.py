@@ -247,6 +247,16 @@ def test_keras_refuses_an_output_padding_at_the_stride_at_construction(keras_ada
     assert refused.value.conformance_stage == "construction"
 
 
+def test_keras_refuses_an_explicit_output_padding_at_the_bound_itself(keras_adapter):
+    """The explicit must-reject case is asked as written ('valid' with the invalid output_padding): the
+    refusal must be Keras's own, never the adapter failing to spell it (which counted as a refusal once)."""
+    case = Case(input_size=(5,), kernel=3, stride=2, in_channels=2, out_channels=2, output_padding=2,
+                dtype="float32", violates="output_padding_at_bound")  # fmt: skip
+    with pytest.raises(ValueError, match="`output_padding` must be strictly less than `strides`"):
+        keras_adapter.run(case, *make_inputs(case))
+    assert "not expressible" not in keras_adapter.repro(case)
+
+
 def test_keras_rejects_stride_with_dilation_as_its_capability_table_says(keras_adapter):
     case = Case(input_size=(5,), kernel=3, stride=2, dilation=2)
     with pytest.raises(Unsupported, match="stride > 1 together with dilation > 1"):
