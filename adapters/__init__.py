@@ -11,8 +11,10 @@ and optionally ``modes`` (the mode families it speaks, see ``conformance.modes``
 ``("explicit",)``: it is given only the cases of those modes), ``framework`` (the marker name;
 defaults to ``name``), ``device`` (default ``"cpu"``), ``availability()`` (None when it can run
 here, else the reason; default available), ``versions()`` (dict of package -> version; default
-``{}``), ``precision()`` (dict of precision settings), and ``repro(case)`` (a few lines of plain
-framework code reproducing the output).
+``{}``), ``precision()`` (dict of precision settings), ``repro(case)`` (a few lines of plain
+framework code reproducing the output), and ``run_backward(case, x, w, bias, dy) -> (dx, dw, db)``:
+the gradients of ``<dy, y>`` by the framework's own differentiation, in the canonical layouts of x, w
+and bias (db None without a bias); an adapter that has it is given the backward cases.
 
 An adapter only converts layouts: it never slices, pads, casts back or rounds the framework's output
 to make it match.
@@ -146,6 +148,11 @@ def load(spec: str):
 
 def capabilities(adapter) -> Capabilities:
     return getattr(adapter, "capabilities", DEFAULT_CAPABILITIES)
+
+
+def has_backward(adapter) -> bool:
+    """Whether the adapter answers backward cases: it has ``run_backward(case, x, w, bias, dy)``."""
+    return callable(getattr(adapter, "run_backward", None))
 
 
 def framework(adapter) -> str:

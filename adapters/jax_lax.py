@@ -10,6 +10,10 @@ feature_group_count. Both flags are set explicitly on every call and stated in t
 JAX compiles once per shape and parameters: every call goes through one ``jax.jit`` function (cases
 that share shapes share a compilation), and the compiled programs persist in a project-local cache
 folder (see ``_executable``).
+
+Backward cases: ``jax.vjp`` of the same call (and bias) as a function of the canonical x, w and bias, the
+layout moves done inside with jax.numpy so the gradients come back in the canonical layouts, jitted and
+cached as the forward is.
 """
 
 from __future__ import annotations
@@ -105,18 +109,32 @@ def jax_call(case: Case) -> dict:
     return {"function": "conv_transpose", "padding": consistent, "use_consistent_padding": True}
 
 
-def grouped_forward_kernel(w: np.ndarray, groups: int) -> np.ndarray:
-    """The canonical (C_in, C_out/g, *k) weight as conv_general_dilated's flipped (*k, C_in/g, C_out) kernel."""
+def grouped_forward_kernel(w, groups: int, xp=np):
+    """The canonical (C_in, C_out/g, *k) weight as conv_general_dilated's flipped (*k, C_in/g, C_out) kernel;
+    ``xp`` is numpy for the forward's inputs, jax.numpy inside a differentiated function."""
     c_in, per_group, *kernel = w.shape
     rank = len(kernel)
     split = w.reshape(groups, c_in // groups, per_group, *kernel)
-    moved = np.transpose(split, (*range(3, 3 + rank), 1, 0, 2)).reshape(*kernel, c_in // groups, groups * per_group)
-    return np.ascontiguousarray(np.flip(moved, axis=tuple(range(rank))))
+    moved = xp.transpose(split, (*range(3, 3 + rank), 1, 0, 2)).reshape(*kernel, c_in // groups, groups * per_group)
+    return xp.flip(moved, axis=tuple(range(rank)))
+
+
+def _static(case: Case, call: dict) -> dict:
+    """The compiled function's static arguments for the case (they key the compiled-program cache)."""
+    arguments = dict(stride=case.stride, padding=call["padding"], dilation=case.dilation)
+    if call["function"] == "conv_transpose":
+        arguments["use_consistent_padding"] = call["use_consistent_padding"]
+    else:
+        arguments["groups"] = case.groups
+    return arguments
 
 
 @functools.cache
 def _compiled(function: str):
+    """The jitted function of that name: "conv_transpose" or "conv_general_dilated" (channels-last, the
+    forward), or either with "_backward" (canonical layouts, the VJP of that forward)."""
     import jax
+    import jax.numpy as jnp
     from jax import lax
 
     highest = lax.Precision.HIGHEST
@@ -149,9 +167,36 @@ def _compiled(function: str):
         )
         return y if bias is None else y + bias
 
-    if function == "conv_transpose":
-        return jax.jit(transpose, static_argnames=("stride", "padding", "dilation", "use_consistent_padding"))
-    return jax.jit(grouped, static_argnames=("stride", "padding", "dilation", "groups"))
+    def transpose_kernel(w, **static):
+        return jnp.transpose(w, spatial_out_in_axes(w.ndim - 2))
+
+    def grouped_kernel(w, *, groups, **static):
+        return grouped_forward_kernel(w, groups, jnp)
+
+    def vjp_of(forward, kernel):
+        # The layout moves are inside the differentiated function, so jax.vjp hands back dx, dw and db in
+        # the canonical layouts and the output's dtype, with no transform after it.
+        def backward(x, w, bias, dy, **static):
+            def canonical(x, w, bias):
+                y = forward(jnp.moveaxis(x, 1, -1), kernel(w, **static), bias, **static)
+                return jnp.moveaxis(y, -1, 1)
+
+            _, pullback = jax.vjp(canonical, x, w, bias)
+            return pullback(dy)  # (dx, dw, db); db is None where bias is None
+
+        return backward
+
+    functions = {
+        "conv_transpose": (transpose, ("stride", "padding", "dilation", "use_consistent_padding")),
+        "conv_general_dilated": (grouped, ("stride", "padding", "dilation", "groups")),
+        "conv_transpose_backward": (
+            vjp_of(transpose, transpose_kernel),
+            ("stride", "padding", "dilation", "use_consistent_padding"),
+        ),
+        "conv_general_dilated_backward": (vjp_of(grouped, grouped_kernel), ("stride", "padding", "dilation", "groups")),
+    }
+    body, static = functions[function]
+    return jax.jit(body, static_argnames=static)
 
 
 def _machine_identity() -> str:
@@ -251,50 +296,79 @@ class JaxLax:
         call = jax_call(case)
         jax = self._jax()
         device = jax.devices(self.device)[0]
-        arguments = dict(stride=case.stride, padding=call["padding"], dilation=case.dilation)
         if call["function"] == "conv_transpose":
             kernel = spatial_out_in(w)
-            arguments["use_consistent_padding"] = call["use_consistent_padding"]
         else:
-            kernel = grouped_forward_kernel(w, case.groups)
-            arguments["groups"] = case.groups
+            kernel = np.ascontiguousarray(grouped_forward_kernel(w, case.groups))
         put = functools.partial(jax.device_put, device=device)
         inputs = (put(channels_last(x)), put(kernel), None if bias is None else put(bias))
         with stage("call"):
-            out = _executable(call["function"], device, inputs, arguments)(*inputs)
+            out = _executable(call["function"], device, inputs, _static(case, call))(*inputs)
         return channels_first(np.asarray(out))
+
+    def run_backward(self, case: Case, x, w, bias, dy):
+        """dx, dw, db of <dy, y> by jax.vjp through the forward's call (see _compiled)."""
+        require(self, case)
+        call = jax_call(case)
+        jax = self._jax()
+        device = jax.devices(self.device)[0]
+        inputs = tuple(None if a is None else jax.device_put(a, device) for a in (x, w, bias, dy))
+        with stage("call"):
+            found = _executable(f"{call['function']}_backward", device, inputs, _static(case, call))(*inputs)
+        dx, dw, db = (None if g is None else np.asarray(g) for g in found)
+        return dx, dw, db
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)
         if reason:
             return f"# not expressible: {reason}"
-        call = jax_call(case)
-        rank = case.rank
-        lines = input_lines(case) + [
-            "import jax",
-            "jax.config.update('jax_enable_x64', True)",
-            "from jax import lax",
-            "xs = np.moveaxis(x, 1, -1)  # channels last",
-        ]
-        if call["function"] == "conv_transpose":
+        lines = input_lines(case) + ["import jax", "jax.config.update('jax_enable_x64', True)", "from jax import lax"]
+        if case.direction == "backward":
+            # The canonical layouts in and out of the differentiated function: the gradients come back in them.
+            body = _computation_lines(case, "jnp")
             lines += [
-                f"y = lax.conv_transpose(xs, np.transpose(w, {spatial_out_in_axes(rank)}), {case.stride}, "
-                f"{call['padding']!r}, rhs_dilation={case.dilation},",
-                f"    dimension_numbers={_SPECS[rank]}, transpose_kernel=True, precision=lax.Precision.HIGHEST,",
-                f"    use_consistent_padding={call['use_consistent_padding']})",
+                "import jax.numpy as jnp",
+                "",
+                "",
+                "def f(x, w, bias):",
+                *[f"    {line}" for line in body],
+                "    return jnp.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)",
+                "",
+                "",
+                "y, pullback = jax.vjp(f, x, w, bias)",
+                "dx, dw, db = pullback(dy)  # db is None without a bias",
+                "print(dx.shape, dx, dw.shape, dw, db)",
             ]
-        else:
-            g, per_group = case.groups, case.out_channels // case.groups
-            lines += [
-                f"k = w.reshape({g}, {case.in_channels // g}, {per_group}, *{case.kernel})",
-                f"k = np.transpose(k, {(*range(3, 3 + rank), 1, 0, 2)}).reshape(*{case.kernel}, "
-                f"{case.in_channels // g}, {case.out_channels})",
-                f"k = np.flip(k, axis={tuple(range(rank))})",
-                f"y = lax.conv_general_dilated(xs, k, {(1,) * rank}, {call['padding']!r}, lhs_dilation={case.stride},",
-                f"    rhs_dilation={case.dilation}, dimension_numbers={_SPECS[rank]}, feature_group_count={g},",
-                "    precision=lax.Precision.HIGHEST)",
-            ]
-        if case.bias:
-            lines.append("y = y + bias")
+            return "\n".join(lines)
+        lines += _computation_lines(case, "np")
         lines += ["y = np.moveaxis(np.asarray(y), -1, 1)  # back to (N, C_out, *spatial)", "print(y.shape, y)"]
         return "\n".join(lines)
+
+
+def _computation_lines(case: Case, xp: str) -> list[str]:
+    """The repro's lines from the canonical x, w and bias to the channels-last y, with ``xp`` ("np", or
+    "jnp" inside a differentiated function) moving the layouts."""
+    call = jax_call(case)
+    rank = case.rank
+    lines = [f"xs = {xp}.moveaxis(x, 1, -1)  # channels last"]
+    if call["function"] == "conv_transpose":
+        lines += [
+            f"y = lax.conv_transpose(xs, {xp}.transpose(w, {spatial_out_in_axes(rank)}), {case.stride}, "
+            f"{call['padding']!r}, rhs_dilation={case.dilation},",
+            f"    dimension_numbers={_SPECS[rank]}, transpose_kernel=True, precision=lax.Precision.HIGHEST,",
+            f"    use_consistent_padding={call['use_consistent_padding']})",
+        ]
+    else:
+        g, per_group = case.groups, case.out_channels // case.groups
+        lines += [
+            f"k = w.reshape({g}, {case.in_channels // g}, {per_group}, *{case.kernel})",
+            f"k = {xp}.transpose(k, {(*range(3, 3 + rank), 1, 0, 2)}).reshape(*{case.kernel}, "
+            f"{case.in_channels // g}, {case.out_channels})",
+            f"k = {xp}.flip(k, axis={tuple(range(rank))})",
+            f"y = lax.conv_general_dilated(xs, k, {(1,) * rank}, {call['padding']!r}, lhs_dilation={case.stride},",
+            f"    rhs_dilation={case.dilation}, dimension_numbers={_SPECS[rank]}, feature_group_count={g},",
+            "    precision=lax.Precision.HIGHEST)",
+        ]
+    if case.bias:
+        lines.append("y = y + bias")
+    return lines

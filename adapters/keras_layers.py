@@ -88,6 +88,59 @@ def _configured_keras(backend: str):
     return keras
 
 
+def canonical_weight(kernel: np.ndarray) -> np.ndarray:
+    """A Keras kernel (*k, C_out, C_in) back as the canonical (C_in, C_out, *k): the inverse of the move
+    the forward makes (``spatial_out_in``)."""
+    return np.ascontiguousarray(np.transpose(kernel, _canonical_axes(kernel.ndim - 2)))
+
+
+def _canonical_axes(rank: int) -> tuple[int, ...]:
+    return tuple(int(axis) for axis in np.argsort(spatial_out_in_axes(rank)))
+
+
+# Each backend's gradients of <dy, y> through one layer call, with respect to the input, the kernel and the
+# bias (None without one), as that backend's tensors; inputs and dy are its tensors in the layer's data format.
+
+
+def _tensorflow_gradients(layer, inputs, dy):
+    import tensorflow as tf
+
+    # The tf.Variables under the Keras variables: the tape watches those (it refuses a Keras variable).
+    variables = [layer.kernel.value] + ([layer.bias.value] if layer.bias is not None else [])
+    with tf.GradientTape() as tape:
+        tape.watch([inputs, *variables])
+        y = layer(inputs)
+    dx, dkernel, *dbias = tape.gradient(y, [inputs, *variables], output_gradients=dy)
+    return dx, dkernel, dbias[0] if dbias else None
+
+
+def _jax_gradients(layer, inputs, dy):
+    import jax
+
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+
+    def call(inputs, trainable):
+        return layer.stateless_call(trainable, non_trainable, inputs)[0]
+
+    _, vjp = jax.vjp(call, inputs, trainable)
+    dx, dvariables = vjp(dy)
+    # stateless_call takes the variables in layer.trainable_variables's order: pick the kernel's and bias's out.
+    by_variable = {id(v): g for v, g in zip(layer.trainable_variables, dvariables)}
+    return dx, by_variable[id(layer.kernel)], by_variable[id(layer.bias)] if layer.bias is not None else None
+
+
+def _torch_gradients(layer, inputs, dy):
+    import torch
+
+    inputs.requires_grad_()
+    # On the torch backend a Keras variable's value is a torch Parameter that the layer call reads.
+    variables = [layer.kernel.value] + ([layer.bias.value] if layer.bias is not None else [])
+    y = layer(inputs)
+    dx, dkernel, *dbias = torch.autograd.grad(y, [inputs, *variables], grad_outputs=dy)
+    return dx, dkernel, dbias[0] if dbias else None
+
+
 class Keras:
     """One Keras backend; subclasses name it. Its data format is its capability table's."""
 
@@ -151,20 +204,42 @@ class Keras:
     def _inputs(self, x: np.ndarray) -> np.ndarray:
         return channels_last(x) if self.data_format == "channels_last" else x
 
-    def run(self, case: Case, x, w, bias) -> np.ndarray:
-        require(self, case)
-        arguments = self._layer_arguments(case)
+    def _canonical(self, y: np.ndarray) -> np.ndarray:
+        """An array in the layer's data format back as (N, C, *spatial)."""
+        return channels_first(y) if self.data_format == "channels_last" else y
+
+    def _layer(self, case: Case, inputs: np.ndarray, w, bias):
+        """The case's Conv{1,2,3}DTranspose, built for these inputs, holding the case's weights."""
         keras = self._keras()
-        inputs = self._inputs(x)
         with stage("construction"):
-            layer = getattr(keras.layers, f"Conv{case.rank}DTranspose")(**arguments)
+            layer = getattr(keras.layers, f"Conv{case.rank}DTranspose")(**self._layer_arguments(case))
             layer.build(inputs.shape)
         layer.kernel.assign(spatial_out_in(w))
         if bias is not None:
             layer.bias.assign(bias)
+        return layer
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
+        keras = self._keras()
+        inputs = self._inputs(x)
+        layer = self._layer(case, inputs, w, bias)
         with stage("call"):
             out = keras.ops.convert_to_numpy(layer(inputs))
-        return channels_first(out) if self.data_format == "channels_last" else out
+        return self._canonical(out)
+
+    def run_backward(self, case: Case, x, w, bias, dy):
+        """dx, dw, db of <dy, y> by the backend's own differentiation of the layer call."""
+        require(self, case)
+        keras = self._keras()
+        inputs = self._inputs(x)
+        layer = self._layer(case, inputs, w, bias)
+        differentiate = {"tensorflow": _tensorflow_gradients, "jax": _jax_gradients, "torch": _torch_gradients}
+        tensor = functools.partial(keras.ops.convert_to_tensor, dtype=case.dtype)
+        with stage("call"):
+            tensors = differentiate[self.backend](layer, tensor(inputs), tensor(self._inputs(dy)))
+        dx, dkernel, dbias = (None if g is None else keras.ops.convert_to_numpy(g) for g in tensors)
+        return self._canonical(dx), canonical_weight(dkernel), dbias
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)
@@ -172,7 +247,8 @@ class Keras:
             return f"# not expressible: {reason}"
         arguments = self._layer_arguments(case)
         rank = case.rank
-        move_in = "np.moveaxis(x, 1, -1)" if self.data_format == "channels_last" else "x"
+        # Contiguous, as the adapter's arrays are: torch sums a strided tensor in another order (db's last bit).
+        move_in = "np.ascontiguousarray(np.moveaxis(x, 1, -1))" if self.data_format == "channels_last" else "x"
         move_out = "np.moveaxis(y, -1, 1)" if self.data_format == "channels_last" else "y"
         lines = input_lines(case) + [
             "import os",
@@ -189,12 +265,60 @@ class Keras:
         ]
         if case.bias:
             lines.append("layer.bias.assign(bias)")
+        if case.direction == "backward":
+            return "\n".join(lines + self._backward_lines(case))
         lines += [
             "y = keras.ops.convert_to_numpy(layer(inputs))",
             f"y = {move_out}  # back to (N, C_out, *spatial)",
             "print(y.shape, y)",
         ]
         return "\n".join(lines)
+
+    def _backward_lines(self, case: Case) -> list[str]:
+        """The repro's gradients of <dy, y>, after the layer is set up as the forward's repro sets it up."""
+        move_dy = "np.ascontiguousarray(np.moveaxis(dy, 1, -1))" if self.data_format == "channels_last" else "dy"
+        values = "[layer.kernel.value, layer.bias.value]" if case.bias else "[layer.kernel.value]"
+        lines = [
+            f"inputs = keras.ops.convert_to_tensor(inputs, dtype={case.dtype!r})",
+            f"upstream = keras.ops.convert_to_tensor({move_dy}, dtype={case.dtype!r})",
+        ]
+        if self.backend == "tensorflow":
+            lines += [
+                "import tensorflow as tf",
+                f"variables = {values}  # the tf.Variables under the Keras variables",
+                "with tf.GradientTape() as tape:",
+                "    tape.watch([inputs, *variables])",
+                "    y = layer(inputs)",
+                "grads = tape.gradient(y, [inputs, *variables], output_gradients=upstream)",
+            ]
+        elif self.backend == "jax":
+            lines += [
+                "import jax",
+                "non_trainable = [v.value for v in layer.non_trainable_variables]",
+                "call = lambda inputs, trainable: layer.stateless_call(trainable, non_trainable, inputs)[0]",
+                "y, vjp = jax.vjp(call, inputs, [v.value for v in layer.trainable_variables])",
+                "dx, dvariables = vjp(upstream)",
+                "grads = [dx, *dvariables]  # layer.trainable_variables: the kernel, then the bias",
+            ]
+        else:
+            lines += [
+                "import torch",
+                "inputs.requires_grad_()",
+                f"variables = {values}  # torch Parameters",
+                "y = layer(inputs)",
+                "grads = torch.autograd.grad(y, [inputs, *variables], grad_outputs=upstream)",
+            ]
+        lines += [
+            "grads = [keras.ops.convert_to_numpy(g) for g in grads]",
+            "dx, dw, db = grads" if case.bias else "dx, dw, db = *grads, None",
+        ]
+        if self.data_format == "channels_last":
+            lines.append("dx = np.moveaxis(dx, -1, 1)  # back to (N, C_in, *spatial)")
+        lines += [
+            f"dw = np.transpose(dw, {_canonical_axes(case.rank)})  # back to (C_in, C_out, *k)",
+            "print(dx.shape, dx, dw.shape, dw, db)",
+        ]
+        return lines
 
 
 class KerasTensorflow(Keras):

@@ -82,24 +82,40 @@ class TorchCPU:
             return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
         return tensor.numpy()
 
+    def _call(self, case: Case, x, w, bias):
+        import torch
+
+        function = getattr(torch.nn.functional, f"conv_transpose{case.rank}d")
+        return function(
+            x,
+            w,
+            bias,
+            stride=case.stride,
+            padding=symmetric_padding(case),
+            output_padding=case.output_padding,
+            groups=case.groups,
+            dilation=case.dilation,
+        )
+
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         require(self, case)
         import torch
 
-        padding = symmetric_padding(case)
-        function = getattr(torch.nn.functional, f"conv_transpose{case.rank}d")
         with torch.no_grad(), stage("call"):
-            out = function(
-                self._tensor(x),
-                self._tensor(w),
-                None if bias is None else self._tensor(bias),
-                stride=case.stride,
-                padding=padding,
-                output_padding=case.output_padding,
-                groups=case.groups,
-                dilation=case.dilation,
-            )
+            out = self._call(case, self._tensor(x), self._tensor(w), None if bias is None else self._tensor(bias))
         return self._array(out)
+
+    def run_backward(self, case: Case, x, w, bias, dy):
+        """dx, dw, db of <dy, y> by autograd."""
+        require(self, case)
+        import torch
+
+        inputs = [self._tensor(a).requires_grad_() for a in (x, w, bias) if a is not None]
+        with stage("call"):
+            out = self._call(case, *inputs[:2], inputs[2] if bias is not None else None)
+            gradients = torch.autograd.grad(out, inputs, grad_outputs=self._tensor(dy))
+        found = [self._array(g) for g in gradients]
+        return found[0], found[1], found[2] if bias is not None else None
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)
@@ -121,6 +137,17 @@ class TorchCPU:
             f"    groups={case.groups}, dilation={case.dilation})",
             "print(y.shape, y)",
         ]
+        if case.direction == "backward":
+            lines[lines.index("import torch") + 1 :] = [
+                f"t = {to_tensor}",
+                "inputs = [t(a).to(" + repr(self.device) + ").requires_grad_() for a in (x, w, bias) if a is not None]",
+                f"y = torch.nn.functional.conv_transpose{case.rank}d(",
+                "    inputs[0], inputs[1], " + ("inputs[2]," if case.bias else "None,"),
+                f"    stride={case.stride}, padding={padding}, output_padding={case.output_padding},",
+                f"    groups={case.groups}, dilation={case.dilation})",
+                "grads = torch.autograd.grad(y, inputs, grad_outputs=t(dy).to(" + repr(self.device) + "))",
+                "print([g.shape for g in grads], grads)",
+            ]
         return "\n".join(lines)
 
 

@@ -24,4 +24,6 @@ def input_lines(case: Case) -> list[str]:
         f"w = (rng.uniform(-1.0, 1.0, {case.weight_shape}) / np.sqrt({in_per_group_taps})).astype({dtype})",
         f"bias = rng.uniform(-0.5, 0.5, {case.out_channels}).astype({dtype})" if case.bias else "bias = None",
     ]
+    if case.direction == "backward":  # the upstream gradient, drawn next from the same stream
+        lines.append(f"dy = rng.uniform(-1.0, 1.0, {case.output_shape}).astype({dtype})")
     return lines

@@ -8,6 +8,9 @@ pads; no output_padding argument (the output_shape carries it); no groups.
 The two paths run different kernels on the CPU, so each is its own adapter: ``tf-nn`` passes the
 padding strings (the tf modes, and explicit cases wherever 'SAME' or 'VALID' means the same pads);
 ``tf-nn-explicit-pads`` passes every 2-D case's pads as the explicit list.
+
+Backward cases: ``tf.GradientTape`` over the same call (and bias_add), watching the canonical x, w and
+bias; the layout moves are taped too (tf.transpose), so the gradients come back in the canonical layouts.
 """
 
 from __future__ import annotations
@@ -61,6 +64,11 @@ def tf_arguments(case: Case, explicit_pads: bool) -> tuple[object, tuple[int, ..
     return modes.tf_string_equivalent(case).padding.upper(), size
 
 
+# tf.transpose's permutations between the canonical (N, C, *spatial) and channels-last layouts, by rank.
+_CHANNELS_LAST = {rank: (0, *range(2, 2 + rank), 1) for rank in (1, 2, 3)}
+_CHANNELS_FIRST = {rank: (0, 1 + rank, *range(1, 1 + rank)) for rank in (1, 2, 3)}
+
+
 @functools.cache
 def _configured_tensorflow():
     """tensorflow with TF32 off, configured once per process."""
@@ -101,23 +109,51 @@ class TensorflowNN:
             "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
         }
 
-    def run(self, case: Case, x, w, bias) -> np.ndarray:
-        require(self, case)
+    def _call(self, case: Case, x, kernel, bias):
+        """The tf.nn call (and bias_add) on the channels-last input and the (*k, C_out, C_in) kernel."""
         padding, size = tf_arguments(case, self.explicit_pads)
         tf = self._tf()
         function = getattr(tf.nn, f"conv{case.rank}d_transpose")
+        out = function(
+            x,
+            kernel,
+            output_shape=[case.batch, *size, case.out_channels],
+            strides=list(case.stride),
+            padding=padding,
+            dilations=list(case.dilation),
+        )
+        return out if bias is None else tf.nn.bias_add(out, bias)
+
+    def run(self, case: Case, x, w, bias) -> np.ndarray:
+        require(self, case)
+        tf = self._tf()
         with stage("call"):
-            out = function(
+            out = self._call(
+                case,
                 tf.constant(channels_last(x)),
                 tf.constant(spatial_out_in(w)),
-                output_shape=[case.batch, *size, case.out_channels],
-                strides=list(case.stride),
-                padding=padding,
-                dilations=list(case.dilation),
+                None if bias is None else tf.constant(bias),
             )
-            if bias is not None:
-                out = tf.nn.bias_add(out, tf.constant(bias))
         return channels_first(out.numpy())
+
+    def run_backward(self, case: Case, x, w, bias, dy):
+        """dx, dw, db of <dy, y> by tf.GradientTape through the forward's call."""
+        require(self, case)
+        tf = self._tf()
+        rank = case.rank
+        sources = [tf.constant(a) for a in (x, w, bias) if a is not None]
+        with stage("call"):
+            with tf.GradientTape() as tape:
+                tape.watch(sources)
+                out = self._call(
+                    case,
+                    tf.transpose(sources[0], _CHANNELS_LAST[rank]),
+                    tf.transpose(sources[1], spatial_out_in_axes(rank)),
+                    sources[2] if bias is not None else None,
+                )
+                y = tf.transpose(out, _CHANNELS_FIRST[rank])
+            found = [g.numpy() for g in tape.gradient(y, sources, output_gradients=tf.constant(dy))]
+        return found[0], found[1], found[2] if bias is not None else None
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)
@@ -125,6 +161,8 @@ class TensorflowNN:
             return f"# not expressible: {reason}"
         padding, size = tf_arguments(case, self.explicit_pads)
         rank = case.rank
+        if case.direction == "backward":
+            return self._backward_repro(case, padding, size)
         lines = input_lines(case) + [
             "import tensorflow as tf",
             f"y = tf.nn.conv{rank}d_transpose(",
@@ -136,6 +174,33 @@ class TensorflowNN:
         if case.bias:
             lines.append("y = tf.nn.bias_add(y, bias)")
         lines += ["y = np.moveaxis(y.numpy(), -1, 1)  # back to (N, C_out, *spatial)", "print(y.shape, y)"]
+        return "\n".join(lines)
+
+    def _backward_repro(self, case: Case, padding, size) -> str:
+        rank = case.rank
+        sources = "[x, w, bias]" if case.bias else "[x, w]"
+        lines = input_lines(case) + [
+            "import tensorflow as tf",
+            "x, w, dy = tf.constant(x), tf.constant(w), tf.constant(dy)",
+        ]
+        if case.bias:
+            lines.append("bias = tf.constant(bias)")
+        lines += [
+            "with tf.GradientTape() as tape:",
+            f"    tape.watch({sources})",
+            f"    y = tf.nn.conv{rank}d_transpose(",
+            f"        tf.transpose(x, {_CHANNELS_LAST[rank]}),  # channels last",
+            f"        tf.transpose(w, {spatial_out_in_axes(rank)}),  # (*k, C_out, C_in)",
+            f"        output_shape={[case.batch, *size, case.out_channels]}, strides={list(case.stride)},",
+            f"        padding={padding!r}, dilations={list(case.dilation)})",
+        ]
+        if case.bias:
+            lines.append("    y = tf.nn.bias_add(y, bias)")
+        lines += [
+            f"    y = tf.transpose(y, {_CHANNELS_FIRST[rank]})  # back to (N, C_out, *spatial)",
+            ("dx, dw, db" if case.bias else "dx, dw") + f" = tape.gradient(y, {sources}, output_gradients=dy)",
+            "print(dx.shape, dx, dw.shape, dw" + (", db)" if case.bias else ")"),
+        ]
         return "\n".join(lines)
 
 

@@ -35,8 +35,11 @@ ID_PATTERN = re.compile(
     r"-(?P<bias>b|nb)"
     r"-(?P<dtype>" + "|".join(_DTYPES_BY_CODE) + r")"
     r"(?:-m(?P<mode>[a-z0-9_]+))?"
-    r"(?:-x(?P<violates>[a-z_]+))?$"
+    r"(?:-x(?P<violates>[a-z_]+))?"
+    r"(?:-(?P<direction>bwd))?$"
 )
+# The passes a case can ask for: the output (forward), or the gradients of a loss through it (backward).
+DIRECTIONS = ("forward", "backward")
 
 
 def numpy_dtype(name: str) -> np.dtype:
@@ -81,6 +84,7 @@ class Case:
     dtype: str = "float64"
     mode: str = modes.EXPLICIT
     violates: str = ""  # a must-reject case: the rule (conformance.invalid.RULES) it breaks
+    direction: str = "forward"  # backward: dx, dw and db of <dy, y> for an upstream gradient dy (DIRECTIONS)
 
     def __post_init__(self):
         if isinstance(self.input_size, int) or not 1 <= len(self.input_size) <= 3:
@@ -90,6 +94,10 @@ class Case:
         for name in ("kernel", "stride", "output_padding", "dilation"):
             object.__setattr__(self, name, per_axis(name, getattr(self, name), rank))
         object.__setattr__(self, "padding", padding_pairs(self.padding, rank))
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.violates and self.direction != "forward":
+            raise ValueError("a must-reject case asks for the forward pass only: it must be refused before any")
         if self.violates:
             self._check_invalid()
             return
@@ -197,6 +205,7 @@ class Case:
             ]
             + ([] if self.mode == modes.EXPLICIT else [f"m{self.mode}"])
             + ([f"x{self.violates}"] if self.violates else [])
+            + (["bwd"] if self.direction == "backward" else [])
         )
 
     @classmethod
@@ -221,6 +230,7 @@ class Case:
             dtype=_DTYPES_BY_CODE[fields["dtype"]],
             mode=fields["mode"] or modes.EXPLICIT,
             violates=fields["violates"] or "",
+            direction="backward" if fields["direction"] else "forward",
         )
         if case.rank != int(fields["rank"]):
             raise ValueError(f"case id {case_id!r} says {fields['rank']}d but has {case.rank} spatial axes")
@@ -260,13 +270,33 @@ def make_inputs(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     every output stays far below float16's limit. Drawn in float64 and rounded once to the dtype:
     the reference then computes on exactly the values the framework sees.
     """
+    return _drawn(case)[1:]
+
+
+def _drawn(case: Case) -> tuple:
+    """The id-seeded stream and the x, w, bias drawn from it (the stream goes on for dy)."""
     rng = np.random.default_rng(seed_of(case))
     fan_in = max(1, case.in_channels // case.groups * int(np.prod(case.kernel)))  # must-reject cases: >= 1
     dtype = numpy_dtype(case.dtype)
     x = rng.uniform(-1.0, 1.0, case.input_shape).astype(dtype)
     w = (rng.uniform(-1.0, 1.0, case.weight_shape) / np.sqrt(fan_in)).astype(dtype)
     bias = rng.uniform(-0.5, 0.5, case.out_channels).astype(dtype) if case.bias else None
-    return x, w, bias
+    return rng, x, w, bias
+
+
+def make_upstream(case: Case) -> np.ndarray:
+    """Deterministic dy for a backward case: shaped like the output, uniform in [-1, 1), in the case's dtype,
+    drawn after x, w and bias from the same id-seeded stream."""
+    rng = _drawn(case)[0]
+    return rng.uniform(-1.0, 1.0, case.output_shape).astype(numpy_dtype(case.dtype))
+
+
+@functools.lru_cache(maxsize=4096)
+def shared_upstream(case: Case) -> np.ndarray:
+    """``make_upstream``, drawn once per backward case and read-only, as ``shared_inputs``."""
+    array = make_upstream(case)
+    array.flags.writeable = False
+    return array
 
 
 @functools.lru_cache(maxsize=4096)

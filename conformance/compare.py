@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from conformance.case import Case
-from reference import conv_transpose
+from reference import conv_transpose, conv_transpose_vjp
 
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}
 SMALLEST_NORMAL = {"float64": 2.0**-1022, "float32": 2.0**-126, "float16": 2.0**-14, "bfloat16": 2.0**-126}
@@ -36,6 +36,22 @@ class Comparison:
 
 def accumulation_length(case: Case) -> int:
     return case.in_channels // case.groups * math.prod(case.kernel) + int(case.bias)
+
+
+def tolerance_summary(case: Case, widen: float) -> dict:
+    """How a record's tolerance was derived: the rule, the accumulation length (per gradient, backward)
+    and the register's widening."""
+    if case.direction == "backward":
+        return {
+            "rule": "(gamma_L + u) * (the gradient of |x|, |w|, |bias| for |dy|) + smallest_normal",
+            "accumulation_length": gradient_accumulation_lengths(case),
+            "widen": widen,
+        }
+    return {
+        "rule": "(gamma_L + u) * (|x| (*) |w| + |bias|) + smallest_normal",
+        "accumulation_length": accumulation_length(case),
+        "widen": widen,
+    }
 
 
 def _reference(case: Case, x, w, bias) -> np.ndarray:
@@ -61,8 +77,81 @@ def expected_and_tolerance(case: Case, x, w, bias, widen: float = 1.0) -> tuple[
     return expected, tolerance
 
 
+# The backward pass: the gradients of <dy, y> with respect to the input, the weight and the bias.
+GRADIENTS = ("dx", "dw", "db")
+# Which comparison outcome of one gradient speaks for the backward case: the worst, in this order.
+SEVERITY = ("shape_mismatch", "nonfinite", "value_mismatch", "dtype_mismatch", "pass")
+
+
+def gradient_accumulation_lengths(case: Case) -> dict[str, int]:
+    """Products summed per element of each gradient: dx sums over output channels of its group and kernel
+    taps, dw over the batch and input positions, db over the batch and output positions."""
+    return {
+        "dx": case.out_channels // case.groups * math.prod(case.kernel),
+        "dw": case.batch * math.prod(case.input_size),
+        "db": case.batch * math.prod(case.output_shape[2:]),
+    }
+
+
+def _bound(case: Case, magnitude: np.ndarray, length: int) -> np.ndarray:
+    """The forward-error bound of a sum of ``length`` products of these magnitudes, in the case's dtype."""
+    u = UNIT_ROUNDOFF[case.dtype]
+    length_u = length * u
+    gamma = length_u / (1.0 - length_u) if length_u < 1 else math.inf
+    # Where L * u >= 1 the bound is void (infinite) wherever products are summed; exact zeros stay exact.
+    with np.errstate(invalid="ignore"):
+        return np.where(magnitude > 0, (gamma + u) * magnitude, 0.0) + SMALLEST_NORMAL[case.dtype]
+
+
+def expected_gradients(case: Case, x, w, bias, dy) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each gradient's reference value and per-element tolerance, by the forward bound's rule with the
+    gradient's own accumulation length; the bias gradient only where the case has a bias."""
+    params = case.conv_params()
+    values = conv_transpose_vjp(x, w, bias, dy, **params)
+    absolute = [None if a is None else np.abs(np.asarray(a, np.float64)) for a in (x, w, bias, dy)]
+    magnitudes = conv_transpose_vjp(*absolute, **params)
+    lengths = gradient_accumulation_lengths(case)
+    return {
+        name: (value, _bound(case, magnitude, lengths[name]))
+        for name, value, magnitude in zip(GRADIENTS, values, magnitudes)
+        if value is not None
+    }
+
+
+def compare_gradients(case: Case, expected: dict, actual: dict, promoted_to: tuple = ()) -> Comparison:
+    """Each gradient compared on its own (shape, then values, then dtype); the case's outcome is the worst
+    of them. The metrics hold every gradient's under ``gradients`` and which failed under ``failing``; the
+    worst gradient's figures are repeated at the top level, named by ``gradient``, as a forward case's."""
+    found = {}
+    for name, (reference, tolerance) in expected.items():
+        given = actual.get(name) or {}
+        found[name] = compare(
+            case,
+            reference,
+            tolerance,
+            given.get("output"),
+            output_shape=given.get("shape", ()),
+            output_dtype=given.get("dtype"),
+            promoted_to=promoted_to,
+        )
+    worst = min(
+        found,
+        key=lambda name: (SEVERITY.index(found[name].outcome), -found[name].metrics.get("max_error_over_tolerance", 0)),
+    )
+    metrics = {
+        **found[worst].metrics,
+        "gradient": worst,
+        "failing": [name for name in GRADIENTS if name in found and found[name].outcome != "pass"],
+        "gradients": {name: comparison.metrics for name, comparison in found.items()},
+    }
+    return Comparison(found[worst].outcome, metrics)
+
+
 def error_map(bad: np.ndarray) -> list:
-    """Fraction of bad elements in each of a few bins per spatial axis (batch and channels folded)."""
+    """Fraction of bad elements in each of a few bins per spatial axis (batch and channels folded); for an
+    array without spatial axes (the bias gradient), the fraction overall."""
+    if bad.ndim < 3:
+        return [round(float(bad.mean()), 3)] if bad.size else []
     spatial = bad.reshape(-1, *bad.shape[2:]).mean(axis=0) if bad.size else bad
     for axis, bins in enumerate(ERROR_MAP_BINS[spatial.ndim]):
         edges = np.linspace(0, spatial.shape[axis], min(bins, spatial.shape[axis]) + 1).astype(int)

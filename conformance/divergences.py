@@ -69,6 +69,10 @@ DERIVED = {
     "dilated": lambda c: any(d > 1 for d in c.dilation),
     "output_elements": lambda c: math.prod(c.output_shape),
     "strided_and_dilated": lambda c: max(c.stride) > 1 and max(c.dilation) > 1,
+    # An axis that is both strided and dilated, whose output is shorter than its dilation (a deep crop).
+    "strided_dilated_axis_shorter_than_dilation": lambda c: any(
+        s > 1 and d > 1 and o < d for s, d, o in zip(c.stride, c.dilation, c.geometry.output_size)
+    ),
     "unit_stride": lambda c: max(c.stride) == 1,
     # A begin crop past the dilated kernel's reach: the transposed convolution's low padding is negative.
     "begin_beyond_kernel": lambda c: any(b > d * (k - 1) for (b, _), k, d in zip(c.padding, c.kernel, c.dilation)),

@@ -29,7 +29,7 @@ MISMATCHING = ("shape_mismatch", "value_mismatch")
 
 def family_member(case: Case) -> tuple[str, str] | None:
     """('same' or 'valid', the mode's plain name) where the case is how a framework spells that family."""
-    if case.violates:  # must-reject cases ask for an error, not a window
+    if case.violates or case.direction != "forward":  # must-reject cases ask for an error; gradients are no window
         return None
     mode = case.mode_spec
     if mode.output_padding is not None:

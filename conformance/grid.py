@@ -8,6 +8,7 @@ generator seeded by the profile's name, and invalid draws (an output cropped to 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -17,6 +18,8 @@ from conformance.case import Case
 
 # Sampled cases, on top of the curated ones. default: at least 1,000 explicit cases.
 PROFILES = {"smoke": 70, "default": 980, "full": 20000}
+# The profiles whose explicit cases are asked backward too (dx, dw, db): a backward twin of each.
+BACKWARD_PROFILES = ("smoke", "default")
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DTYPE_WEIGHTS = (0.4, 0.3, 0.15, 0.15)
@@ -238,8 +241,8 @@ def must_reject_cases() -> list[Case]:
 
 @cache
 def profile(name: str) -> tuple[Case, ...]:
-    """The cases of a profile, curated first, then the sample, the mode grid and the must-reject cases;
-    stable order, no duplicates."""
+    """The cases of a profile, curated first, then the sample, the mode grid, the must-reject cases, and
+    (``BACKWARD_PROFILES``) the backward twins of the curated and sampled cases; stable order, no duplicates."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
     seed = int.from_bytes(hashlib.sha256(f"profile:{name}".encode()).digest()[:8], "little")
@@ -250,6 +253,11 @@ def profile(name: str) -> tuple[Case, ...]:
         case = _draw(rng)
         if case is not None:
             cases.setdefault(case.id, case)
+    explicit = list(cases.values())
     for case in [*mode_cases(name), *must_reject_cases()]:
         cases.setdefault(case.id, case)
+    if name in BACKWARD_PROFILES:
+        for case in explicit:
+            twin = replace(case, direction="backward")
+            cases.setdefault(twin.id, twin)
     return tuple(cases.values())

@@ -29,7 +29,8 @@ from conformance.case import ID_PATTERN, Case
 from conformance.errors import UserError, schema_problem
 
 NEWLINE = b"\n"
-SCHEMA_VERSION = 3  # 2: the envelope's planned count and the end line; 3: selection, and every field typed
+# 2: the envelope's planned count and the end line; 3: selection, and every field typed; 4: a case's direction
+SCHEMA_VERSION = 4
 PASSING = ("pass", "xpass")  # the outcomes in which the framework's output matched the reference
 OUTCOMES = (
     "pass",

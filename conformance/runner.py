@@ -13,13 +13,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from adapters.capabilities import Capabilities
-from conformance.case import Case, shared_inputs
+from conformance.case import Case, shared_inputs, shared_upstream
 from conformance.compare import (
-    accumulation_length,
     compare,
+    compare_gradients,
     expected_and_tolerance,
+    expected_gradients,
     judge_must_reject,
     observed_crop,
+    tolerance_summary,
 )
 from conformance.divergences import (
     Register,
@@ -46,10 +48,23 @@ def expected(case: Case, widen: float = 1.0):
     return output, (tolerance if widen == 1.0 else widen * tolerance)
 
 
-def given_to(case, capabilities: Capabilities, framework_modes) -> bool:
+@lru_cache(maxsize=1024)
+def _expected_gradients(case: Case) -> dict:
+    return expected_gradients(case, *shared_inputs(case), shared_upstream(case))
+
+
+def gradients_expected(case: Case, widen: float = 1.0) -> dict:
+    """A backward case's reference gradients and tolerances, shared as ``expected``, widened alike."""
+    return {name: (value, widen * tolerance) for name, (value, tolerance) in _expected_gradients(case).items()}
+
+
+def given_to(case, capabilities: Capabilities, framework_modes, backward: bool = False) -> bool:
     """Whether an adapter is given a case: explicit ones and those of the modes it speaks; of the
-    must-reject cases, those breaking a rule its framework documents."""
+    must-reject cases, those breaking a rule its framework documents; backward cases where it has a
+    backward pass."""
     if case.violates and case.violates not in capabilities.rejects:
+        return False
+    if case.direction == "backward" and not backward:
         return False
     return case.mode_spec.framework in framework_modes
 
@@ -138,7 +153,7 @@ class AdapterRun:
         self.register.entries += capability_entries(self.name, self.capabilities, self.info["modes"])
 
     def speaks(self, case) -> bool:
-        return given_to(case, self.capabilities, self.info["modes"])
+        return given_to(case, self.capabilities, self.info["modes"], self.info.get("backward", False))
 
     def stop(self) -> None:
         self.worker.stop()
@@ -178,6 +193,10 @@ class AdapterRun:
         if case.violates:
             comparison = judge_must_reject(case, *shared_inputs(case), attempt)
             raw_outcome, metrics = comparison.outcome, comparison.metrics
+        elif attempt.status == "ok" and case.direction == "backward":
+            comparison = compare_gradients(case, gradients_expected(case, widen), attempt.gradients or {},
+                                           promotions(entries))  # fmt: skip
+            raw_outcome, metrics = comparison.outcome, comparison.metrics
         elif attempt.status == "ok":  # values come back only from an adapter that computes a real output
             reference, tolerance = expected(case, widen) if attempt.output is not None else (None, None)
             comparison = compare(
@@ -208,11 +227,7 @@ class AdapterRun:
             raw_outcome=raw_outcome,
             explained=is_explained(outcome, entry),
             metrics=metrics,
-            tolerance={
-                "rule": "(gamma_L + u) * (|x| (*) |w| + |bias|) + smallest_normal",
-                "accumulation_length": accumulation_length(case),
-                "widen": widen,
-            },
+            tolerance=tolerance_summary(case, widen),
             divergence=RegisterEntry(**entry.summary()) if entry is not None else None,
             warnings=[str(warning) for warning in attempt.warnings],
             duration_s=round(attempt.seconds, 6),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conformance.case import shared_inputs
+from conformance.case import shared_inputs, shared_upstream
 
 _CONTEXT = multiprocessing.get_context("spawn")
 # Cases queued in an adapter's process ahead of its answers (see Worker.attempts).
@@ -42,6 +42,8 @@ class Attempt:
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
     repro: str | None = None
+    # A backward case's answer: per gradient (dx, dw, db), its shape, dtype and values as ``output`` above.
+    gradients: dict | None = None
 
 
 class AdapterNotLoaded(RuntimeError):
@@ -62,6 +64,7 @@ def describe(adapter) -> dict:
         "modes": list(adapters.modes(adapter)),
         "capabilities": adapters.capabilities(adapter).to_data(),
         "threads": adapters.thread_limit() or "framework default",
+        "backward": adapters.has_backward(adapter),
     }
     info["unavailable"] = _asked(adapter, "availability", (str, type(None)))
     for method in ("versions", "precision"):
@@ -120,7 +123,27 @@ def read_output(result, attempt: Attempt) -> None:
         attempt.output = array.astype(np.float64)
 
 
-def _attempt(adapter, case, x, w, bias) -> Attempt:
+def read_gradients(result, attempt: Attempt) -> None:
+    """A backward answer, ``(dx, dw, db)``: each read as a forward output is (db None where there is no bias)."""
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise TypeError(f"run_backward must return (dx, dw, db), got {type(result).__name__}")
+    attempt.gradients = {}
+    for name, value in zip(("dx", "dw", "db"), result):
+        if value is None:
+            continue
+        part = Attempt("ok")
+        read_output(value, part)
+        attempt.gradients[name] = {"output": part.output, "shape": part.output_shape, "dtype": part.output_dtype}
+        attempt.warnings += part.warnings
+
+
+def case_inputs(case) -> tuple:
+    """What a case is sent with: x, w, bias, and for a backward case the upstream gradient dy."""
+    inputs = shared_inputs(case)
+    return (*inputs, shared_upstream(case)) if case.direction == "backward" else inputs
+
+
+def _attempt(adapter, case, x, w, bias, dy=None) -> Attempt:
     import adapters
 
     attempt = Attempt("ok")
@@ -128,7 +151,10 @@ def _attempt(adapter, case, x, w, bias) -> Attempt:
         warnings.simplefilter("always")
         start = time.perf_counter()
         try:
-            result = adapter.run(case, x, w, bias)
+            if case.direction == "backward":
+                result = adapter.run_backward(case, x, w, bias, dy)
+            else:
+                result = adapter.run(case, x, w, bias)
         except adapters.Unsupported as unsupported:
             attempt.status, attempt.message = "unsupported", unsupported.reason
         except (SystemExit, KeyboardInterrupt) as exit:  # the adapter tried to end its process: a crash
@@ -142,7 +168,7 @@ def _attempt(adapter, case, x, w, bias) -> Attempt:
         attempt.seconds = time.perf_counter() - start
         if attempt.status == "ok":
             try:
-                read_output(result, attempt)
+                (read_gradients if case.direction == "backward" else read_output)(result, attempt)
             except Exception as error:  # the suite's own handling failed: never the framework's refusal
                 attempt.status = "suite_error"
                 attempt.message = f"the suite could not read the adapter's output: {type(error).__name__}: {error}"
@@ -211,7 +237,7 @@ class Cases:
 
 
 def _bytes(case) -> int:
-    return sum(array.nbytes for array in shared_inputs(case) if array is not None)
+    return sum(array.nbytes for array in case_inputs(case) if array is not None)
 
 
 def _fits(queued, case) -> bool:
@@ -305,7 +331,7 @@ class Worker:
                     if not waiting or (queued and not _fits(queued, waiting[0])):
                         break
                     try:
-                        inputs = shared_inputs(waiting[0])
+                        inputs = case_inputs(waiting[0])
                     except Exception as error:  # the suite's own failure, on this case alone
                         message = f"the suite could not draw the case's inputs: {type(error).__name__}: {error}"
                         yield waiting.popleft(), Attempt("suite_error", message=message)

@@ -1,4 +1,4 @@
-"""The public entry points: ``conv_transpose`` and ``output_shape``."""
+"""The public entry points: ``conv_transpose``, its backward pass ``conv_transpose_vjp``, and ``output_shape``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from reference import backward
 from reference.formulations import scatter_add
 from reference.geometry import Geometry, IntOrInts, Padding, geometry, output_shape
 
-__all__ = ["conv_transpose", "output_shape", "prepare", "compute"]
+__all__ = ["conv_transpose", "conv_transpose_vjp", "output_shape", "prepare", "compute"]
 
 Formulation = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", Geometry], np.ndarray]
 
@@ -81,3 +82,36 @@ def conv_transpose(
         dilation=dilation,
         groups=groups,
     )
+
+
+def conv_transpose_vjp(
+    x,
+    w,
+    bias,
+    dy,
+    *,
+    stride: IntOrInts = 1,
+    padding: Padding = 0,
+    output_padding: IntOrInts = 0,
+    dilation: IntOrInts = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The backward pass of ``conv_transpose`` in float64: ``(dx, dw, db)`` for the upstream gradient ``dy``.
+
+    Arguments as for ``conv_transpose``; ``dy`` must have exactly the output's shape. ``dx``, ``dw`` and
+    ``db`` are shaped like ``x``, ``w`` and ``bias``; ``db`` is None when ``bias`` is None.
+    """
+    x64, w64, bias64, geom = prepare(
+        x,
+        w,
+        bias,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+    )
+    dy64 = _as_float64("dy", dy)
+    if dy64.shape != geom.output_shape:
+        raise ValueError(f"dy must have the output's shape {geom.output_shape}, got {dy64.shape}")
+    return backward.vjp(x64, w64, bias64, dy64, geom)

@@ -1,9 +1,10 @@
 """The HTML report: a static directory (opens from disk, nothing fetched from the network) built from
 result records.
 
-Summary per adapter, the divergence register as the records use it, the matrix of cases by adapter
-(filters, search, pages, a detail per non-pass cell with its error map and repro), the
-cross-framework equivalence of 'same'/'valid', and coverage of the parameter space.
+Summary per adapter (its forward and its backward cases' outcomes side by side), the divergence register
+as the records use it, the matrix of cases by adapter (filters, search, pages, a detail per non-pass cell
+with its error map and repro; a backward case's names its failing gradients and gives each gradient's
+figures), the cross-framework equivalence of 'same'/'valid', and coverage of the parameter space.
 
 ``index.html`` carries what the first screens need: the tables, and the matrix's cases and one
 character per cell as a JSON block; the matrix is drawn page by page in the browser. The per-record
@@ -37,12 +38,19 @@ from conformance.records import OUTCOMES, PASSING
 from reports.results import ResultSet, scope_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-FILTERS = ("rank", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode")
+FILTERS = ("rank", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode", "direction")
 # Coverage also counts these, per axis where a parameter has one value per spatial axis.
-COVERED = ("rank", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode", "bias")
+COVERED = (
+    "rank", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "dtype", "mode", "bias", "direction"
+)  # fmt: skip
+# The passes a case asks for (conformance.case.DIRECTIONS), as the summary shows them side by side per adapter.
+DIRECTIONS = ("forward", "backward")
+# A backward case's gradients (conformance.compare.GRADIENTS), in the order its detail lists them.
+GRADIENTS = ("dx", "dw", "db")
 CODES = "0123456789abcdefghijklmnopqrstuvwxyz"  # one character per outcome in the matrix's cells
 BROAD = 0.5  # a divergence explaining this share of an adapter's cases or more is flagged as broad
 _VIOLATES = re.compile(r"-x([a-z0-9_]+)$")  # a must-reject case's id ends in -x<the rule it breaks>
+_BACKWARD = re.compile(r"-bwd$")  # a backward case's id ends in -bwd
 # Matrix rows per details file: a file of a few hundred kilobytes at a dozen adapters, loaded in a blink.
 CHUNK_ROWS = 250
 DETAILS = "details"  # the folder of details files, next to index.html
@@ -55,6 +63,8 @@ def case_fields(record: dict) -> dict:
     if "violates" not in fields:
         found = _VIOLATES.search(record["case_id"])
         fields = {**fields, "violates": found[1] if found else None}
+    if "direction" not in fields:  # records written before cases had a direction: forward, unless the id says
+        fields = {**fields, "direction": "backward" if _BACKWARD.search(record["case_id"]) else "forward"}
     return fields
 
 
@@ -87,6 +97,7 @@ def case_attributes(case: dict) -> dict[str, list[str]]:
         "dtype": [case["dtype"]],
         "mode": [mode_kind(case)],
         "bias": ["bias" if case["bias"] else "no bias"],
+        "direction": [case.get("direction") or "forward"],
     }
 
 
@@ -125,10 +136,42 @@ class _Strings:
         return self._index[text]
 
 
+def gradient_outcome(name: str, metrics: dict, failing) -> str:
+    """One gradient's outcome, from its own metrics as ``compare`` leaves them (shape, then non-finite values,
+    then values, then dtype): a gradient not among the failing passed."""
+    if name not in failing:
+        return "pass"
+    if "actual_shape" in metrics:
+        return "shape_mismatch"
+    if metrics.get("nonfinite_count"):
+        return "nonfinite"
+    if metrics.get("bad_count"):
+        return "value_mismatch"
+    return "dtype_mismatch"
+
+
+def gradient_rows(metrics: dict) -> list[dict] | None:
+    """A backward record's gradients, dx, dw, db in that order: each one's name, outcome and own metrics; None
+    for a record without them (a forward one, or a backward one that never compared: unsupported, a crash)."""
+    gradients = metrics.get("gradients")
+    if not isinstance(gradients, dict):
+        return None
+    failing = set(metrics.get("failing") or ())
+    order = {name: i for i, name in enumerate(GRADIENTS)}
+    rows = []
+    for name in sorted(gradients, key=lambda name: (order.get(name, len(order)), name)):
+        own = gradients[name] if isinstance(gradients[name], dict) else {}
+        rows.append({**own, "gradient": name, "outcome": gradient_outcome(name, own, failing)})
+    return rows
+
+
 def _detail(record: dict, strings: _Strings) -> dict:
     metrics = dict(record.get("metrics") or {})
     message = metrics.pop("message", None)
     divergence = record.get("divergence")
+    gradients = gradient_rows(metrics)
+    if gradients is not None:
+        del metrics["gradients"]  # the detail's "gradients" carries them, each with its outcome
     return {
         "outcome": record["outcome"],
         "raw": record.get("raw_outcome", record["outcome"]),
@@ -140,6 +183,7 @@ def _detail(record: dict, strings: _Strings) -> dict:
         else {"id": divergence["id"], "reason": strings(divergence["reason"]), "links": divergence.get("links", [])},
         "repro": strings(record.get("repro")),
         "warnings": record.get("warnings", []),
+        **({} if gradients is None else {"gradients": gradients}),
     }
 
 
@@ -245,11 +289,18 @@ def read_details(out_dir: Path) -> dict[str, dict]:
     return found
 
 
-def summaries(results: ResultSet) -> list[dict]:
+def summaries(results: ResultSet, cases: dict[str, dict] | None = None) -> list[dict]:
+    """Per adapter: what ran it, its outcome counts, and the same counts for its forward and its backward
+    cases apart (``directions``, with ``total`` 0 where it ran none of a direction's)."""
+    cases = case_table(results) if cases is None else cases
     rows = []
     for run in results.runs:
         envelope = run.envelope
-        counts = Counter(record["outcome"] for record in run.records)
+        by_direction = {direction: Counter() for direction in DIRECTIONS}
+        for record in run.records:
+            (direction,) = cases[record["case_id"]]["attributes"]["direction"]
+            by_direction.setdefault(direction, Counter())[record["outcome"]] += 1
+        counts = sum(by_direction.values(), Counter())
         rows.append(
             {
                 "label": run.label,
@@ -265,6 +316,14 @@ def summaries(results: ResultSet) -> list[dict]:
                 "unfinished": run.unfinished,
                 "counts": [counts.get(outcome, 0) for outcome in OUTCOMES],
                 "total": len(run.records),
+                "directions": [
+                    {
+                        "direction": direction,
+                        "counts": [tally.get(outcome, 0) for outcome in OUTCOMES],
+                        "total": sum(tally.values()),
+                    }
+                    for direction, tally in by_direction.items()
+                ],
             }
         )
     return rows
@@ -445,7 +504,7 @@ def build(results: ResultSet, out_dir: Path, title: str = "Transposed convolutio
             .render(
                 title=title,
                 outcomes=OUTCOMES,
-                summaries=summaries(results),
+                summaries=summaries(results, cases),
                 register=register(results),
                 adapters=[run.label for run in results.runs],
                 equivalence=equivalence_tables(results, cases),

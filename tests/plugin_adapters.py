@@ -379,3 +379,45 @@ class UnknownModes(Correct):
 
     name = "vendor-unknown-modes"
     modes = ("explicit", "caffe")
+
+
+# --- Backward passes (tests/test_backward.py) ----------------------------------------------------------------
+
+
+def _gradients(case, x, w, bias, dy):
+    from reference import conv_transpose_vjp
+
+    found = conv_transpose_vjp(x, w, bias, dy, **case.conv_params())
+    return tuple(None if g is None else g.astype(x.dtype) for g in found)
+
+
+class CorrectBackward(Correct):
+    """The reference's gradients, rounded to the case's dtype: never caught."""
+
+    name = "vendor-backward"
+
+    def run_backward(self, case, x, w, bias, dy):
+        return _gradients(case, x, w, bias, dy)
+
+
+class UnflippedWeightGradient(CorrectBackward):
+    """dw with the kernel's taps reversed along every spatial axis: the classic bug of a hand-written dw."""
+
+    name = "vendor-unflipped-dw"
+
+    def run_backward(self, case, x, w, bias, dy):
+        dx, dw, db = _gradients(case, x, w, bias, dy)
+        return dx, np.ascontiguousarray(np.flip(dw, axis=tuple(range(2, dw.ndim)))), db
+
+
+class GroupBlindInputGradient(CorrectBackward):
+    """dx as if the weight's groups were one: each input channel gets the gradient of its group's first."""
+
+    name = "vendor-wrong-dx"
+
+    def run_backward(self, case, x, w, bias, dy):
+        dx, dw, db = _gradients(case, x, w, bias, dy)
+        wrong = dx.copy()
+        wrong[:, 1:] = dx[:, :1] if dx.shape[1] > 1 else dx[:, 1:]
+        wrong[..., :1] = -wrong[..., :1]  # and the first position of every channel negated, so 1-channel cases fail too
+        return wrong, dw, db

@@ -40,12 +40,19 @@ def must_reject(case: Case, rule: str) -> Case:
     return Case(**{**fields, "violates": rule, "mode": "explicit"})
 
 
-def record(case: Case, adapter: str, outcome: str, violates: str | None = None) -> Record:
+def record(
+    case: Case, adapter: str, outcome: str, violates: str | None = None, failing: tuple[str, ...] | None = None
+) -> Record:
     """One record of ``outcome``; with ``violates`` (or a must-reject case's own), of a must-reject case (a
-    pass is then a refusal)."""
+    pass is then a refusal). A backward case's comparison outcomes carry each gradient's metrics, as
+    ``conformance.compare.compare_gradients`` writes them: ``failing`` names the gradients that did not pass
+    (the first is the worst; by default dw for a value mismatch, dx for a shape mismatch, all for a dtype
+    mismatch)."""
     if violates and not case.violates:
         case = must_reject(case, violates)
     violates = case.violates or None
+    if case.direction == "backward" and outcome in BACKWARD_COMPARED:
+        return _record(case, adapter, outcome, backward_metrics(case, outcome, failing), *_judged(outcome))
     metrics: dict = {"output_dtype": case.dtype}
     expected_shape = [case.batch, case.out_channels, *case.geometry.output_size]
     raw, explained, divergence = outcome, outcome == "pass", None
@@ -59,10 +66,6 @@ def record(case: Case, adapter: str, outcome: str, violates: str | None = None) 
     elif outcome == "suite_error":
         metrics = {"message": "Traceback: the suite's <comparison> failed"}
     elif outcome == "value_mismatch":
-        bins = [min(n, 4) for n in case.geometry.output_size]
-        error_map = [1.0] * bins[-1]
-        for size in reversed(bins[:-1]):
-            error_map = [error_map if i == size - 1 else _zeros(error_map) for i in range(size)]
         metrics.update(
             expected_shape=expected_shape,
             max_abs_error=0.5,
@@ -74,7 +77,7 @@ def record(case: Case, adapter: str, outcome: str, violates: str | None = None) 
             worst_expected=2.0,
             worst_actual=2.5,
             worst_tolerance=1e-6,
-            error_map=error_map,
+            error_map=_error_map(expected_shape),
             observed_window=None,
         )
     elif outcome == "shape_mismatch":
@@ -87,6 +90,81 @@ def record(case: Case, adapter: str, outcome: str, violates: str | None = None) 
     elif outcome in ("unsupported", "rejected"):
         metrics = {"message": f"{adapter} cannot <express> {case.id}"}
         divergence, explained = DIVERGENCE, True
+    return _record(case, adapter, outcome, metrics, raw, explained, divergence)
+
+
+def _judged(outcome: str) -> tuple[str, bool, dict | None]:
+    """The raw outcome, whether it is explained, and the divergence, for an outcome a comparison gives."""
+    if outcome == "xfail":
+        return "value_mismatch", True, {**DIVERGENCE, "id": "made-up-xfail", "kind": "xfail"}
+    return outcome, outcome == "pass", None
+
+
+# The outcomes a backward case's comparison gives, with its gradients' metrics.
+BACKWARD_COMPARED = ("pass", "value_mismatch", "shape_mismatch", "nonfinite", "dtype_mismatch", "xfail")
+GRADIENTS = ("dx", "dw", "db")
+
+
+def gradient_shapes(case: Case) -> dict[str, list[int]]:
+    """Each gradient's shape: the input's, the weight's, and the bias's where the case has one."""
+    shapes = {"dx": list(case.input_shape), "dw": list(case.weight_shape)}
+    return {**shapes, "db": [case.out_channels]} if case.bias else shapes
+
+
+def backward_metrics(case: Case, outcome: str, failing: tuple[str, ...] | None = None) -> dict:
+    """A backward record's metrics: every gradient's own, which failed (``failing``, the first the worst) and
+    the worst's figures repeated at the top level, named by ``gradient``."""
+    shapes = gradient_shapes(case)
+    if failing is None:
+        failing = {"pass": (), "shape_mismatch": ("dx",), "dtype_mismatch": tuple(shapes)}.get(outcome, ("dw",))
+    kind = "value_mismatch" if outcome == "xfail" else outcome
+    failing = () if kind == "pass" else tuple(name for name in failing if name in shapes)
+    gradients = {}
+    for name, shape in shapes.items():
+        metrics = {"output_dtype": case.dtype, "expected_dtype": case.dtype, "expected_shape": shape}
+        rank = failing.index(name) if name in failing else None
+        if rank is None or kind == "dtype_mismatch":
+            metrics.update(max_abs_error=1e-17, max_rel_error=1e-16, max_error_over_tolerance=0.125, bad_count=0,
+                           bad_fraction=0.0)  # fmt: skip
+            if rank is not None:
+                metrics.update(output_dtype="float64" if case.dtype != "float64" else "float32", values="pass")
+        elif kind == "shape_mismatch":
+            metrics["actual_shape"] = [*shape[:-1], shape[-1] - 1]
+        elif kind == "nonfinite":
+            metrics.update(nonfinite_count=rank + 1, error_map=_error_map(shape))
+        else:
+            metrics.update(
+                max_abs_error=0.5 / (rank + 1),
+                max_rel_error=0.25,
+                max_error_over_tolerance=1e4 / 10**rank,
+                bad_count=3 + rank,
+                bad_fraction=0.1,
+                worst_index=[0] * len(shape),
+                worst_expected=2.0,
+                worst_actual=2.5,
+                worst_tolerance=1e-6,
+                error_map=_error_map(shape),
+            )
+        gradients[name] = metrics
+    worst = failing[0] if failing else "dx"
+    listed = [name for name in GRADIENTS if name in failing]  # in the gradients' order, as a run lists them
+    return {**gradients[worst], "gradient": worst, "failing": listed, "gradients": gradients}
+
+
+def _error_map(shape: list[int]) -> list:
+    """A made-up error map for an array of ``shape``: its last bin bad on every spatial axis (an array without
+    spatial axes, the bias gradient: one fraction)."""
+    bins = [min(n, 4) for n in shape[2:]]
+    if not bins:
+        return [1.0]
+    error_map = [1.0] * bins[-1]
+    for size in reversed(bins[:-1]):
+        error_map = [error_map if i == size - 1 else _zeros(error_map) for i in range(size)]
+    return error_map
+
+
+def _record(case: Case, adapter: str, outcome: str, metrics: dict, raw: str, explained: bool, divergence) -> Record:
+    accumulation = {name: 1 for name in gradient_shapes(case)} if case.direction == "backward" else 1
     return Record(
         type="result",
         case_id=case.id,
@@ -97,7 +175,7 @@ def record(case: Case, adapter: str, outcome: str, violates: str | None = None) 
         raw_outcome=raw,
         explained=explained,
         metrics=metrics,
-        tolerance={"rule": "made up", "accumulation_length": 1, "widen": 1.0},
+        tolerance={"rule": "made up", "accumulation_length": accumulation, "widen": 1.0},
         divergence=RegisterEntry(**divergence) if divergence else None,
         warnings=[],
         duration_s=0.001,
@@ -120,10 +198,12 @@ def write_run(
     mix: tuple = (("pass", 0.8), ("unsupported", 0.1), ("value_mismatch", 0.04), ("shape_mismatch", 0.03)),
     violates: dict[str, str] | None = None,
     overrides: dict[str, dict] | None = None,
+    failing: dict[str, tuple[str, ...]] | None = None,
 ) -> Path:
     """One adapter's result file: outcomes drawn from ``mix`` unless given per case id in ``outcomes``;
-    ``violates`` makes cases must-reject (case id -> rule) and ``overrides`` replaces record fields
-    (case id -> fields, e.g. another divergence or raw outcome)."""
+    ``violates`` makes cases must-reject (case id -> rule), ``failing`` names a backward case's failing
+    gradients (case id -> names, the worst first) and ``overrides`` replaces record fields (case id -> fields,
+    e.g. another divergence or raw outcome)."""
     rng = random.Random(f"{adapter}:{seed}")
     names, weights = zip(*mix)
     header = envelope(
@@ -138,7 +218,8 @@ def write_run(
     file = ResultFile(Path(directory), header, existing="overwrite")
     for case in cases:
         drawn = rng.choices(names, weights)[0]
-        made = record(case, adapter, (outcomes or {}).get(case.id, drawn), (violates or {}).get(case.id))
+        outcome = (outcomes or {}).get(case.id, drawn)
+        made = record(case, adapter, outcome, (violates or {}).get(case.id), (failing or {}).get(case.id))
         changes = dict((overrides or {}).get(case.id, {}))
         if isinstance(changes.get("divergence"), dict):
             changes["divergence"] = RegisterEntry(**{**DIVERGENCE, **changes["divergence"]})

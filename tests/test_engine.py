@@ -87,7 +87,9 @@ def test_k_selects_what_pytest_selects(expression):
     ours = sorted(
         f"vendor-correct:{case.id}"
         for case in profile("smoke")
-        if case.mode == "explicit" and selected(keyword_names("vendor-correct", "vendor-correct", case))
+        if case.mode == "explicit"
+        and case.direction == "forward"  # vendor-correct has no backward pass
+        and selected(keyword_names("vendor-correct", "vendor-correct", case))
     )
     assert ours == _pytest_selection(expression)
     assert (len(ours) == 0) == (expression == "nomatch")

@@ -16,6 +16,7 @@ from conformance.errors import UserError
 from conformance.grid import curated
 from conformance.records import (
     LINES,
+    SCHEMA_VERSION,
     Record,
     ResultFile,
     envelope,
@@ -143,7 +144,7 @@ def test_a_file_of_a_future_schema_version_says_which_versions(tmp_path):
     lines = path.read_text().splitlines()
     lines[0] = json.dumps({**json.loads(lines[0]), "schema_version": 99})
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(UserError, match=r":1: field 'schema_version': 99; this suite reads version 3"):
+    with pytest.raises(UserError, match=rf":1: field 'schema_version': 99; this suite reads version {SCHEMA_VERSION}"):
         read_result_file(path)
 
 

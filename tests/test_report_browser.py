@@ -4,6 +4,7 @@ happened, hostile text stays text; screenshots are saved (``CONFORMANCE_ARTIFACT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -109,6 +110,66 @@ def test_new_outcomes_details_in_chromium(tmp_path):
         assert register.is_displayed() and "made-up-xfail" in register.text
         driver.execute_script("document.getElementById('register').scrollIntoView()")
         assert driver.save_screenshot(str(artifacts / "report-register.png"))
+
+
+def test_direction_filter_and_a_backward_detail_in_chromium(tmp_path):
+    """The direction filter keeps the backward cases; a backward cell's detail names its failing gradients and
+    tabulates dx, dw, db; the summary says which adapter has no backward pass."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    cases = curated()[:12]
+    backward = [dataclasses.replace(case, direction="backward") for case in (cases[11], cases[3], cases[0])]
+    outcomes = {backward[0].id: "value_mismatch", backward[1].id: "shape_mismatch"}
+    write_run(tmp_path / "results", "alpha", cases + backward, outcomes=outcomes,
+              failing={backward[0].id: ("db", "dw")}, mix=(("pass", 1.0),))  # fmt: skip
+    write_run(tmp_path / "results", "beta", cases, mix=(("pass", 1.0),))
+    index = html.build(load([tmp_path / "results"]), tmp_path / "report")
+    artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shown = "return [...document.querySelectorAll('#matrix-body tr[data-row] td.case')].map(td => td.textContent)"
+
+    with browser.chromium() as driver:
+        browser.open_report(driver, index)
+        total = len(cases) + len(backward)
+        direction = Select(driver.find_element(By.ID, "filter-direction"))
+        assert [option.text for option in direction.options] == ["any", "forward", "backward"]
+        direction.select_by_value("backward")
+        assert driver.find_element(By.ID, "page-info").text == f"cases 1–3 of 3 shown ({total} in all)"
+        assert sorted(driver.execute_script(shown)) == sorted(case.id for case in backward)
+        direction.select_by_value("forward")
+        assert sorted(driver.execute_script(shown)) == sorted(case.id for case in cases)
+        direction.select_by_value("backward")
+
+        text = _detail_of(driver, backward[0])
+        assert f"alpha on {backward[0].id}\nvalue_mismatch, NOT explained" in text
+        assert "Backward pass: gradients dw and db failed; the worst is db." in text
+        table = [
+            [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in driver.find_elements(By.CSS_SELECTOR, "#detail table.gradients tbody tr")
+        ]
+        assert table == [
+            ["dx", "pass", "(1, 4, 4, 4)", "1.000e-17", "0.1250", "0"],
+            ["dw", "value_mismatch", "(4, 3, 3, 3)", "0.2500", "1000", "4"],
+            ["db", "value_mismatch", "(6,)", "0.5000", "10000", "3"],
+        ]
+        maps = driver.find_elements(By.CSS_SELECTOR, "#detail canvas.error-map")
+        assert [canvas.get_attribute("data-gradient") for canvas in maps] == ["dw", "db"]
+        assert "The worst gradient's figures (db):" in text and "max abs error\n0.5000" in text
+        text = _detail_of(driver, backward[1])
+        assert "Backward pass: gradient dx failed." in text
+        dx = driver.find_element(By.CSS_SELECTOR, "#detail table.gradients tr[data-gradient='dx']")
+        assert [td.text for td in dx.find_elements(By.TAG_NAME, "td")][:3] == [
+            "dx", "shape_mismatch", "expected (1, 1, 5, 5), got (1, 1, 5, 4)"
+        ]  # fmt: skip
+
+        summary = driver.find_element(By.ID, "summary")
+        rows = [tr.text for tr in summary.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        assert rows[1].startswith("backward 1 1") and rows[3] == "backward no backward pass"
+        driver.execute_script("document.getElementById('summary').scrollIntoView()")
+        assert driver.save_screenshot(str(artifacts / "report-backward-summary.png"))
+        driver.execute_script("document.getElementById('matrix').scrollIntoView()")
+        assert driver.save_screenshot(str(artifacts / "report-backward.png"))
 
 
 def test_details_load_on_demand_in_chromium(tmp_path, monkeypatch):

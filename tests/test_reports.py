@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -138,6 +139,104 @@ def test_new_outcomes_have_colors_cells_and_details(tmp_path):
     assert {name: counts[name] for name in planted.values()} == {
         "dtype_mismatch": "1", "accepted_invalid": "1", "pass": str(len(CASES) - 4), "suite_error": "1", "xpass": "1"
     }  # fmt: skip
+
+
+def _backward(case: Case) -> Case:
+    return dataclasses.replace(case, direction="backward")
+
+
+@pytest.fixture
+def both_directions(tmp_path):
+    """alpha with a backward pass (forward and backward cases), beta without one (forward cases only)."""
+    backward = [_backward(case) for case in (CASES[11], CASES[3], CASES[7], CASES[0])]
+    outcomes = {
+        CASES[0].id: "value_mismatch",
+        backward[0].id: "value_mismatch",  # dw and db fail, db the worst
+        backward[1].id: "shape_mismatch",  # dx
+        backward[2].id: "xfail",  # dw, explained
+    }
+    write_run(tmp_path / "r", "alpha", CASES + backward, outcomes=outcomes, failing={backward[0].id: ("db", "dw")},
+              mix=(("pass", 1.0),))  # fmt: skip
+    write_run(tmp_path / "r", "beta", CASES, outcomes={CASES[1].id: "unsupported"}, mix=(("pass", 1.0),))
+    return tmp_path / "r", backward
+
+
+def test_direction_filter_summary_side_by_side_and_the_gradients_of_a_backward_detail(both_directions, tmp_path):
+    directory, backward = both_directions
+    results = load([directory])
+    page = html.build(results, tmp_path / "out").read_text(encoding="utf-8")
+    data = _data(page)
+    assert "direction" in data["filters"] and data["values"]["direction"] == ["forward", "backward"]
+    rows = {case["id"]: row for row, case in enumerate(data["cases"])}
+    assert all(_values(data, rows[case.id], "direction") == ["forward"] for case in CASES)
+    assert all(_values(data, rows[case.id], "direction") == ["backward"] for case in backward)
+    assert len(data["cases"]) == len(CASES) + len(backward)
+
+    # The summary: per adapter a forward row and a backward row; beta has no backward pass.
+    summary = _rows(_section(page, "summary"))
+    header = summary[0]
+    assert header[:8] == ["adapter", "versions", "device", "platform", "suite commit", "date (UTC)", "profile",
+                          "direction"]  # fmt: skip
+    outcomes = header[8:-1]
+    assert outcomes == list(OUTCOMES) and header[-1] == "total"
+    alpha_forward, alpha_backward, beta_forward, beta_backward = summary[1:]
+    assert alpha_forward[0] == f"alpha {len(CASES) + len(backward)} cases"
+    assert alpha_forward[7] == "forward" and alpha_backward[0] == "backward"
+
+    def counts(cells):
+        return {name: int(count) for name, count in zip(outcomes + ["total"], cells) if count != "0"}
+
+    assert counts(alpha_forward[8:]) == {"pass": len(CASES) - 1, "value_mismatch": 1, "total": len(CASES)}
+    assert counts(alpha_backward[1:]) == {"pass": 1, "value_mismatch": 1, "shape_mismatch": 1, "xfail": 1, "total": 4}
+    assert counts(beta_forward[8:]) == {"pass": len(CASES) - 1, "unsupported": 1, "total": len(CASES)}
+    assert beta_backward == ["backward", "no backward pass"]
+    by_adapter = {row["label"]: row["directions"] for row in html.summaries(results)}
+    assert [(part["direction"], part["total"]) for part in by_adapter["beta"]] == [("forward", 12), ("backward", 0)]
+    assert by_adapter["alpha"][1]["counts"][OUTCOMES.index("shape_mismatch")] == 1
+
+    # A backward detail: which gradients failed, and each one's outcome and figures.
+    details = html.read_details(tmp_path / "out")
+    worst = details[f"{rows[backward[0].id]}:0"]
+    assert worst["outcome"] == "value_mismatch" and "gradients" not in worst["metrics"]
+    assert (worst["metrics"]["gradient"], worst["metrics"]["failing"]) == ("db", ["dw", "db"])
+    table = [
+        (g["gradient"], g["outcome"], g["expected_shape"], g["max_abs_error"], g["max_error_over_tolerance"],
+         g["bad_count"])
+        for g in worst["gradients"]
+    ]  # fmt: skip
+    assert table == [
+        ("dx", "pass", [1, 4, 4, 4], 1e-17, 0.125, 0),
+        ("dw", "value_mismatch", [4, 3, 3, 3], 0.25, 1000.0, 4),
+        ("db", "value_mismatch", [6], 0.5, 10000.0, 3),
+    ]
+    assert [g.get("error_map") for g in worst["gradients"]] == [None, [[0.0] * 3] * 2 + [[1.0] * 3], [1.0]]
+    assert worst["metrics"]["max_abs_error"] == 0.5  # the worst gradient's figures, at the top level as before
+    shape = details[f"{rows[backward[1].id]}:0"]["gradients"]
+    assert [(g["gradient"], g["outcome"]) for g in shape] == [("dx", "shape_mismatch"), ("dw", "pass")]
+    assert shape[0]["actual_shape"] == [1, 1, 5, 4]
+    explained = details[f"{rows[backward[2].id]}:0"]
+    assert (explained["outcome"], explained["raw"]) == ("xfail", "value_mismatch")
+    assert [g["outcome"] for g in explained["gradients"]] == ["pass", "value_mismatch"]
+    assert f"{rows[backward[3].id]}:0" not in details  # a backward pass has no detail, as a forward one
+    forward = details[f"{rows[CASES[0].id]}:0"]
+    assert "gradients" not in forward and forward["metrics"]["max_abs_error"] == 0.5  # as it was
+
+    # Coverage counts each direction.
+    tables = {table["parameter"]: table for table in html.coverage(results)}
+    cells = {row["value"]: row["cells"] for row in tables["direction"]["rows"]}
+    assert cells == {"forward": [[12, 11], [12, 11]], "backward": [[4, 1], [0, 0]]}  # passed / ran per adapter
+
+
+def test_records_without_a_direction_are_forward_unless_their_id_says_backward(both_directions, tmp_path):
+    """Records written before cases had a direction: the id's -bwd suffix tells."""
+    directory, backward = both_directions
+    results = load([directory])
+    for _, record in results.records:
+        record["case"].pop("direction")
+    data, _ = html.report_data(results)
+    rows = {case["id"]: row for row, case in enumerate(data["cases"])}
+    assert _values(data, rows[backward[0].id], "direction") == ["backward"]
+    assert _values(data, rows[CASES[0].id], "direction") == ["forward"]
 
 
 def test_a_must_reject_case_with_negative_padding_needs_no_parsing(tmp_path):

@@ -218,9 +218,50 @@
     });
   }
 
+  function listed(names) {  // "dx", "dx and dw", "dx, dw and db"
+    return names.length < 2 ? names.join("") : names.slice(0, -1).join(", ") + " and " + names[names.length - 1];
+  }
+
+  // A backward case's gradients (d.gradients: dx, dw, db, each with its outcome and own metrics): which failed,
+  // and a table of each one's figures.
+  function describeGradients(m, gradients) {
+    const parts = [];
+    const failing = gradients.filter(function (g) { return g.outcome !== "pass"; }).map(function (g) { return g.gradient; });
+    const line = element("p", { class: "shape gradients-failing", "data-failing": failing.join(" ") });
+    if (!failing.length) line.textContent = "Backward pass: every gradient (" + listed(gradients.map(function (g) { return g.gradient; })) + ") passed.";
+    else if (failing.length === 1) line.textContent = "Backward pass: gradient " + failing[0] + " failed.";
+    else line.textContent = "Backward pass: gradients " + listed(failing) + " failed; the worst is " + m.gradient + ".";
+    parts.push(line);
+    const table = element("table", { class: "gradients" });
+    const head = element("tr", {});
+    for (const name of ["gradient", "outcome", "shape", "max abs error", "error / tolerance", "bad elements"]) {
+      head.appendChild(element("th", {}, name));
+    }
+    table.appendChild(element("thead", {})).appendChild(head);
+    const tbody = table.appendChild(element("tbody", {}));
+    for (const g of gradients) {
+      const tr = element("tr", { "data-gradient": g.gradient, class: g.outcome === "pass" ? "passing" : "failing" });
+      tr.appendChild(element("td", { class: "mono" }, g.gradient));
+      const outcome = element("td", {});
+      outcome.appendChild(element("span", { class: "dot o-" + g.outcome }));
+      outcome.appendChild(document.createTextNode(g.outcome + (g.outcome === "dtype_mismatch" ? " (" + g.output_dtype + ")" : "")));
+      tr.appendChild(outcome);
+      tr.appendChild(element("td", { class: "gradient-shape" }, g.expected_shape === undefined ? "–" : g.actual_shape ?
+        "expected " + shape(g.expected_shape) + ", got " + shape(g.actual_shape) : shape(g.expected_shape)));
+      const bad = g.bad_count !== undefined ? g.bad_count : g.nonfinite_count !== undefined ? g.nonfinite_count + " non-finite" : undefined;
+      for (const value of [g.max_abs_error, g.max_error_over_tolerance, bad]) {
+        tr.appendChild(element("td", { class: "figure" }, value === undefined || value === null ? "–" : number(value)));
+      }
+      tbody.appendChild(tr);
+    }
+    parts.push(table);
+    return parts;
+  }
+
   function describe(row, column, d, strings) {
     const c = data.cases[row];
     const m = d.metrics || {};
+    const gradients = d.gradients;  // a backward case's, once compared
     const parts = [];
     parts.push(element("h3", {}, adapters[column] + " on " + c.id));
     const outcomeLine = element("p", {});
@@ -241,13 +282,16 @@
       const stages = { construction: "Refused at construction.", call: "Refused at the call." };
       parts.push(element("p", {}, stages[m.stage] || "Refused (at an unknown stage)."));
     } else if (d.raw === "dtype_mismatch") {
-      parts.push(element("p", { class: "shape" }, "output dtype " + m.output_dtype + ", but the case's dtype is " + m.expected_dtype));
+      parts.push(element("p", { class: "shape" }, (gradients ? m.gradient + " dtype " : "output dtype ") + m.output_dtype +
+        ", but the case's dtype is " + m.expected_dtype));
       if (m.values) parts.push(element("p", {}, m.values === "pass" ? "The values are within tolerance of the reference." :
         "The values compared with the reference: " + m.values));
     } else if (d.raw === "suite_error") {
       parts.push(element("p", { class: "shape" }, "The suite's own handling of the output failed: not the framework's fault."));
     }
-    if (m.actual_shape && m.expected_shape) {
+    if (gradients) {
+      parts.push(...describeGradients(m, gradients));
+    } else if (m.actual_shape && m.expected_shape) {
       parts.push(element("p", { class: "shape" }, "expected " + shape(m.expected_shape) + ", got " + shape(m.actual_shape)));
     } else if (m.expected_shape && (d.raw === "value_mismatch" || d.raw === "nonfinite")) {
       parts.push(element("p", { class: "shape" }, "shape " + shape(m.expected_shape) + " as expected; values differ"));
@@ -267,6 +311,7 @@
       figures.push(["window returned", "none of the full output's windows matches"]);
     }
     if (figures.length) {
+      if (gradients) parts.push(element("p", { class: "small" }, "The worst gradient's figures (" + m.gradient + "):"));
       const dl = element("dl", {});
       for (const [name, value] of figures) {
         dl.appendChild(element("dt", {}, name));
@@ -274,7 +319,17 @@
       }
       parts.push(dl);
     }
-    if (m.error_map) {
+    if (gradients) {
+      for (const g of gradients) {
+        if (!g.error_map || !g.error_map.length) continue;
+        parts.push(element("p", { class: "small" }, "Where " + g.gradient + "'s bad values lie (" + (g.gradient === "db" ?
+          "the bias gradient has no spatial axes: one bin for all its elements" :
+          "binned over its spatial axes; rows: first axis, columns: last") + "):"));
+        const canvas = drawErrorMap(g.error_map);
+        canvas.dataset.gradient = g.gradient;
+        parts.push(canvas);
+      }
+    } else if (m.error_map) {
       parts.push(element("p", { class: "small" }, "Where the bad values lie (binned over the output's spatial axes; rows: first axis, columns: last):"));
       parts.push(drawErrorMap(m.error_map));
     }
