@@ -163,6 +163,8 @@ def pytest_collection_finish(session):
         if spec is not None and "adapter_name" in spec.params:
             selected.setdefault(spec.params["adapter_name"], []).append(spec.params["case"])
     state.selected = selected
+    if session.config.option.collectonly:  # nothing runs: no result file is opened, no worker fed
+        return
     state.start(selected)
 
 
