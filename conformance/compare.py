@@ -58,6 +58,17 @@ def _reference(case: Case, x, w, bias) -> np.ndarray:
     return conv_transpose(x, w, bias, **case.conv_params())
 
 
+def bound(case: Case, magnitude: np.ndarray, length: int) -> np.ndarray:
+    """The forward-error bound of a sum of ``length`` products of these magnitudes, in the case's dtype,
+    plus the smallest normal: the tolerance of the output and of each gradient."""
+    u = UNIT_ROUNDOFF[case.dtype]
+    length_u = length * u
+    gamma = length_u / (1.0 - length_u) if length_u < 1 else math.inf
+    # Where L * u >= 1 the bound is void (infinite) wherever products are summed; exact zeros stay exact.
+    with np.errstate(invalid="ignore"):
+        return np.where(magnitude > 0, (gamma + u) * magnitude, 0.0) + SMALLEST_NORMAL[case.dtype]
+
+
 def expected_and_tolerance(case: Case, x, w, bias, widen: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The reference output and the per-element tolerance (``widen`` scales it, for registered entries)."""
     expected = _reference(case, x, w, bias)
@@ -67,14 +78,7 @@ def expected_and_tolerance(case: Case, x, w, bias, widen: float = 1.0) -> tuple[
         np.abs(w.astype(np.float64)),
         None if bias is None else np.abs(bias.astype(np.float64)),
     )
-    u = UNIT_ROUNDOFF[case.dtype]
-    length_u = accumulation_length(case) * u
-    gamma = length_u / (1.0 - length_u) if length_u < 1 else math.inf
-    # Where L * u >= 1 the bound is void (infinite) wherever products are summed; exact zeros stay exact.
-    with np.errstate(invalid="ignore"):
-        bound = np.where(magnitude > 0, (gamma + u) * magnitude, 0.0)
-    tolerance = widen * (bound + SMALLEST_NORMAL[case.dtype])
-    return expected, tolerance
+    return expected, widen * bound(case, magnitude, accumulation_length(case))
 
 
 # The backward pass: the gradients of <dy, y> with respect to the input, the weight and the bias.
@@ -93,16 +97,6 @@ def gradient_accumulation_lengths(case: Case) -> dict[str, int]:
     }
 
 
-def _bound(case: Case, magnitude: np.ndarray, length: int) -> np.ndarray:
-    """The forward-error bound of a sum of ``length`` products of these magnitudes, in the case's dtype."""
-    u = UNIT_ROUNDOFF[case.dtype]
-    length_u = length * u
-    gamma = length_u / (1.0 - length_u) if length_u < 1 else math.inf
-    # Where L * u >= 1 the bound is void (infinite) wherever products are summed; exact zeros stay exact.
-    with np.errstate(invalid="ignore"):
-        return np.where(magnitude > 0, (gamma + u) * magnitude, 0.0) + SMALLEST_NORMAL[case.dtype]
-
-
 def expected_gradients(case: Case, x, w, bias, dy) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each gradient's reference value and per-element tolerance, by the forward bound's rule with the
     gradient's own accumulation length; the bias gradient only where the case has a bias."""
@@ -112,7 +106,7 @@ def expected_gradients(case: Case, x, w, bias, dy) -> dict[str, tuple[np.ndarray
     magnitudes = conv_transpose_vjp(*absolute, **params)
     lengths = gradient_accumulation_lengths(case)
     return {
-        name: (value, _bound(case, magnitude, lengths[name]))
+        name: (value, bound(case, magnitude, lengths[name]))
         for name, value, magnitude in zip(GRADIENTS, values, magnitudes)
         if value is not None
     }
