@@ -61,10 +61,16 @@ def assert_relatively_close(actual: np.ndarray, expected: np.ndarray, rel: float
 
 
 def test_sweep_covers_every_feature():
-    def has(predicate):
-        return sum(bool(predicate(c)) for c in SWEEP)
+    assert_covers_every_feature(SWEEP)
 
-    assert len(SWEEP) >= 500
+
+def assert_covers_every_feature(sweep: list[dict]) -> None:
+    """A sweep of ``random_configuration``s reaches every feature of the reference often enough."""
+
+    def has(predicate):
+        return sum(bool(predicate(c)) for c in sweep)
+
+    assert len(sweep) >= 500
     for rank in (1, 2, 3):
         assert has(lambda c, rank=rank: c["x"].ndim == rank + 2) >= 100
     assert has(lambda c: c["params"]["groups"] > 1) >= 100
