@@ -16,21 +16,13 @@ import itertools
 
 import numpy as np
 
-from reference.forward import conv
+from reference.forward import adjoint
 from reference.geometry import Geometry
 
 
 def input_gradient(dy: np.ndarray, w: np.ndarray, geom: Geometry) -> np.ndarray:
     """``dx``, shaped like ``x``."""
-    return conv(
-        dy,
-        w,
-        stride=geom.stride,
-        padding=geom.padding,
-        dilation=geom.dilation,
-        groups=geom.groups,
-        output_size=geom.input_size,
-    )
+    return adjoint(dy, w, geom)
 
 
 def weight_gradient(x: np.ndarray, dy: np.ndarray, geom: Geometry) -> np.ndarray:

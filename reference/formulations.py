@@ -13,7 +13,7 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from reference.forward import conv
+from reference.forward import adjoint
 from reference.geometry import Geometry
 
 
@@ -186,14 +186,6 @@ def matrix_form(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, geom: Geo
     out_elements = geom.out_channels * int(np.prod(geom.output_size))
     basis = np.eye(out_elements).reshape(out_elements, geom.out_channels, *geom.output_size)
     # Row j of C^T is conv(e_j), flattened: (out_elements, C_in * prod(input_size)).
-    c_transposed = conv(
-        basis,
-        w,
-        stride=geom.stride,
-        padding=geom.padding,
-        dilation=geom.dilation,
-        groups=geom.groups,
-        output_size=geom.input_size,
-    ).reshape(out_elements, -1)
+    c_transposed = adjoint(basis, w, geom).reshape(out_elements, -1)
     out = (x.reshape(geom.batch, -1) @ c_transposed.T).reshape(geom.output_shape)
     return _add_bias(out, bias, geom)

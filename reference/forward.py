@@ -50,3 +50,17 @@ def conv(
         tap_weight = w_groups[(slice(None), slice(None), slice(None), *tap)]
         y += np.einsum("ngo...,gio->ngi...", gathered, tap_weight)
     return y.reshape(batch, in_channels, *output_size)
+
+
+def adjoint(y: np.ndarray, w: np.ndarray, geom) -> np.ndarray:
+    """``conv`` with a transposed convolution's ``Geometry``: its adjoint, from its output space back to
+    its input's (the input gradient, and the rows of the matrix form's transposed matrix)."""
+    return conv(
+        y,
+        w,
+        stride=geom.stride,
+        padding=geom.padding,
+        dilation=geom.dilation,
+        groups=geom.groups,
+        output_size=geom.input_size,
+    )
