@@ -31,6 +31,20 @@ def one_line(message: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
+def document_schema(title: str, description: str, format_name: str, version: int, key: str, contents: dict) -> dict:
+    """The JSON Schema of a document of this suite: its ``format`` and ``version`` (what ``read_document``
+    checks first), and its contents under ``key``."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "description": description,
+        "type": "object",
+        "properties": {"format": {"const": format_name}, "version": {"const": version}, key: contents},
+        "required": ["format", "version", key],
+        "additionalProperties": False,
+    }
+
+
 def read_document(path: Path, schema: dict, what: str) -> dict:
     """A JSON document of this suite (a baseline, site data), validated against its schema: first its
     ``format`` and ``version`` (the schema's constants), then the rest. A UserError names the file and the

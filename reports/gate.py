@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.case import ID_PATTERN
-from conformance.errors import UserError, read_document
+from conformance.errors import UserError, document_schema, read_document
 from conformance.records import OUTCOMES, PASSING, SAFE_NAME
 from reports.results import ResultSet
 
@@ -125,19 +125,14 @@ def schema() -> dict:
         "required": ["framework_versions", "profile", "cases"],
         "additionalProperties": False,
     }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "A transposed-convolution conformance baseline",
-        "description": "Each case's outcome and divergence, per adapter, for one framework-version series.",
-        "type": "object",
-        "properties": {
-            "format": {"const": FORMAT},
-            "version": {"const": VERSION},
-            "adapters": {"type": "object", "propertyNames": {"pattern": SAFE_NAME}, "additionalProperties": adapter},
-        },
-        "required": ["format", "version", "adapters"],
-        "additionalProperties": False,
-    }
+    return document_schema(
+        "A transposed-convolution conformance baseline",
+        "Each case's outcome and divergence, per adapter, for one framework-version series.",
+        FORMAT,
+        VERSION,
+        "adapters",
+        {"type": "object", "propertyNames": {"pattern": SAFE_NAME}, "additionalProperties": adapter},
+    )
 
 
 def read_baseline(path: Path) -> dict:

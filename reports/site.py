@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from conformance.case import ID_PATTERN
-from conformance.errors import UserError, read_document
+from conformance.errors import UserError, document_schema, read_document
 from conformance.records import OUTCOMES, PASSING, SAFE_NAME
 from reports.html import environment
 from reports.results import load, scope_text
@@ -116,19 +116,14 @@ def schema() -> dict:
         "required": ["name", "date", "suite_commits", "runs", "divergences"],
         "additionalProperties": False,
     }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Transposed-convolution conformance site data",
-        "description": "The compact form of result sets that the compatibility site is built from.",
-        "type": "object",
-        "properties": {
-            "format": {"const": FORMAT},
-            "version": {"const": VERSION},
-            "sets": {"type": "array", "items": result_set},
-        },
-        "required": ["format", "version", "sets"],
-        "additionalProperties": False,
-    }
+    return document_schema(
+        "Transposed-convolution conformance site data",
+        "The compact form of result sets that the compatibility site is built from.",
+        FORMAT,
+        VERSION,
+        "sets",
+        {"type": "array", "items": result_set},
+    )
 
 
 def read_data(path: Path) -> dict:
