@@ -73,6 +73,9 @@ DERIVED = {
     "strided_dilated_axis_shorter_than_dilation": lambda c: any(
         s > 1 and d > 1 and o < d for s, d, o in zip(c.stride, c.dilation, c.geometry.output_size)
     ),
+    # The innermost input axis has length 1 and a stride: the input gradient's convolution then has an
+    # innermost output of 1 with a stride (the class of pytorch PR 188426).
+    "innermost_input_one_strided": lambda c: c.input_size[-1] == 1 and c.stride[-1] > 1,
     "unit_stride": lambda c: max(c.stride) == 1,
     # A begin crop past the dilated kernel's reach: the transposed convolution's low padding is negative.
     "begin_beyond_kernel": lambda c: any(b > d * (k - 1) for (b, _), k, d in zip(c.padding, c.kernel, c.dilation)),

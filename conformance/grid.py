@@ -88,6 +88,9 @@ def curated() -> list[Case]:
         # Stride larger than the kernel leaves gaps of zeros (plus bias) between kernel footprints.
         Case(input_size=(3, 3), kernel=2, stride=4, bias=True),
         Case(input_size=(1, 1), kernel=3, stride=2, output_padding=1),
+        # A strided innermost axis of length 1: the input gradient is a convolution with a strided innermost
+        # output of 1, which oneDNN's AMX kernel gets wrong in bfloat16 (pytorch/pytorch#169688).
+        Case(input_size=(2, 4, 1), kernel=2, stride=(1, 1, 2), dtype="bfloat16"),
     ]
     for dtype in DTYPES[1:]:
         cases.append(Case(input_size=(4, 4), kernel=3, in_channels=2, out_channels=3, stride=2, bias=True, dtype=dtype))
@@ -261,3 +264,15 @@ def profile(name: str) -> tuple[Case, ...]:
             twin = replace(case, direction="backward")
             cases.setdefault(twin.id, twin)
     return tuple(cases.values())
+
+
+def composition(name: str) -> dict[str, int]:
+    """How many cases of each kind a profile holds: explicit-padding forward cases, framework padding-mode
+    cases, must-reject cases and backward cases (the README states these counts)."""
+    cases = profile(name)
+    return {
+        "explicit": sum(c.direction == "forward" and c.mode == "explicit" and not c.violates for c in cases),
+        "modes": sum(c.mode != "explicit" and not c.violates for c in cases),
+        "must_reject": sum(bool(c.violates) for c in cases),
+        "backward": sum(c.direction == "backward" for c in cases),
+    }

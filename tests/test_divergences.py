@@ -12,6 +12,7 @@ from adapters import BUILTIN, DEFAULT_CAPABILITIES
 from adapters.capabilities import Capabilities
 from conformance.case import Case
 from conformance.divergences import (
+    DERIVED,
     REGISTER_DIR,
     Divergence,
     RegisterError,
@@ -346,6 +347,21 @@ def test_selectors_match_fields_derived_facts_and_lists(tmp_path):
     derived = Divergence("d", "v", "xfail", "r", {"asymmetric_padding": True, "groups": [2, 3]})
     assert derived.matches(Case(input_size=(3,), kernel=2, padding=((1, 0),), in_channels=2, out_channels=2, groups=2))
     assert not derived.matches(Case(input_size=(3,), kernel=2, padding=1, in_channels=2, out_channels=2, groups=2))
+
+
+@pytest.mark.parametrize(
+    ("input_size", "stride", "selected"),
+    [((2, 4, 1), (1, 1, 2), True), ((2, 4, 1), (2, 2, 1), False), ((2, 4, 2), (1, 1, 2), False), ((1,), (3,), True)],
+)
+def test_innermost_input_one_strided(input_size, stride, selected):
+    case = Case(input_size=input_size, kernel=2, stride=stride)
+    assert Divergence("d", "v", "xfail", "r", {"innermost_input_one_strided": True}).matches(case) is selected
+
+
+def test_the_readme_lists_every_derived_selector():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = readme[readme.index("Selectors: the case's fields") :].split("\n\n")[0]
+    assert [key for key in DERIVED if f"`{key}`" not in listed] == []
 
 
 XFAIL = Divergence("a", "v", "xfail", "r", {"rank": 1}, outcomes=("rejected",))

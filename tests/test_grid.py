@@ -108,3 +108,23 @@ def test_the_readme_names_every_must_reject_rule():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert all(f"| `{rule}` |" in readme for rule in RULES)
+
+
+def test_the_readme_states_each_profiles_composition():
+    import re
+    from pathlib import Path
+
+    from conformance.grid import PROFILES, composition
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name in PROFILES:
+        counts = composition(name)
+        written = [f"{n:,}" for n in counts.values() if n]
+        stated = re.search(rf"`{name}`\s+([\d,+\s]+)", readme)
+        assert stated is not None, name
+        assert [n.strip().strip(",") for n in stated.group(1).split("+")] == written, name
+    default = composition("default")
+    assert (
+        f"`default` profile ({default['explicit']:,} explicit-padding cases, a grid of {default['modes']:,} framework"
+        in " ".join(readme.split())
+    )
