@@ -47,6 +47,17 @@ OUTCOMES = (
     "xfail",
     "xpass",
 )
+# What a porter asks of a raw outcome (what the framework did, before the register): right, a wrong
+# answer, a refusal, or a broken run. The suite's own failure is its own group; xfail and xpass are
+# verdicts of the register, never raw outcomes.
+OUTCOME_GROUPS = {
+    "right": ("pass",),
+    "wrong answer": ("shape_mismatch", "value_mismatch", "nonfinite", "dtype_mismatch", "accepted_invalid"),
+    "refused": ("rejected", "unsupported"),
+    "broken": ("crash", "timeout"),
+    "suite error": ("suite_error",),
+}
+GROUP_OF = {outcome: group for group, outcomes in OUTCOME_GROUPS.items() for outcome in outcomes}
 # An adapter's name becomes a file name, a pytest id and a page name: letters, digits, and . _ + - inside.
 SAFE_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,98}[A-Za-z0-9_+])?$"
 

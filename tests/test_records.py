@@ -224,3 +224,11 @@ def test_a_run_stopped_before_its_first_line_leaves_no_file(tmp_path):
 def test_records_are_made_with_the_record_type():
     made = record(CASES[0], "alpha", "value_mismatch")
     assert isinstance(made, Record) and made.to_json()["case"] == CASES[0].fields()
+
+
+def test_outcome_groups_hold_every_raw_outcome_once():
+    from conformance.records import GROUP_OF, OUTCOME_GROUPS, OUTCOMES
+
+    grouped = [outcome for outcomes in OUTCOME_GROUPS.values() for outcome in outcomes]
+    assert sorted(grouped) == sorted(set(OUTCOMES) - {"xfail", "xpass"})
+    assert len(grouped) == len(set(grouped)) == len(GROUP_OF)
