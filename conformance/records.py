@@ -126,7 +126,7 @@ class Record:
     adapter: str = field(metadata=_rule("the adapter's name, as in the envelope", pattern=SAFE_NAME))
     device: str = field(metadata=_rule("the device, as in the envelope", minLength=1))
     outcome: str = field(metadata=_rule("the outcome after the register", enum=list(OUTCOMES)))
-    raw_outcome: str = field(metadata=_rule("what the comparison found, before the register", enum=list(OUTCOMES)))
+    raw_outcome: str = field(metadata=_rule("what the comparison found, before the register", enum=list(GROUP_OF)))
     explained: bool = field(metadata=_rule("whether the outcome leaves the run green"))
     metrics: dict = field(metadata=_rule("what the comparison measured, or the framework's message"))
     tolerance: dict = field(metadata=_rule("the derived bound's rule, accumulation length and widening"))

@@ -69,6 +69,8 @@ def open_detail(driver, cell, timeout: float = 10.0) -> str:
     from selenium.webdriver.support.ui import WebDriverWait
 
     key = driver.execute_script("return arguments[0].parentNode.dataset.row + ':' + arguments[0].dataset.column", cell)
+    # To the middle of the matrix's own scroll box, clear of its sticky header, then a real click.
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", cell)
     cell.click()
     settled = "const d = document.getElementById('detail'); return d.dataset.cell === arguments[0] && d.dataset.state"
     WebDriverWait(driver, timeout, poll_frequency=0.05).until(

@@ -34,7 +34,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from conformance import modes
 from conformance.case import Case
 from conformance.equivalence import analyse, family_member
-from conformance.records import OUTCOMES, PASSING
+from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING
 from reports.results import ResultSet, scope_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -47,7 +47,11 @@ COVERED = (
 DIRECTIONS = ("forward", "backward")
 # A backward case's gradients (conformance.compare.GRADIENTS), in the order its detail lists them.
 GRADIENTS = ("dx", "dw", "db")
-CODES = "0123456789abcdefghijklmnopqrstuvwxyz"  # one character per outcome in the matrix's cells
+# The matrix's cells say what the framework did (the raw outcome, grouped as a porter asks) and whether the
+# register is involved: one character per cell, the raw outcome's index plus len(RAW) times the mark.
+RAW = tuple(outcome for outcomes in OUTCOME_GROUPS.values() for outcome in outcomes)
+MARKS = ("", "registered", "xpass")  # no entry; explained by an entry; an entry that no longer reproduces
+CODES = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 BROAD = 0.5  # a divergence explaining this share of an adapter's cases or more is flagged as broad
 _VIOLATES = re.compile(r"-x([a-z0-9_]+)$")  # a must-reject case's id ends in -x<the rule it breaks>
 _BACKWARD = re.compile(r"-bwd$")  # a backward case's id ends in -bwd
@@ -165,6 +169,38 @@ def gradient_rows(metrics: dict) -> list[dict] | None:
     return rows
 
 
+def raw_outcome(record: dict) -> str:
+    """What the framework did, before the register (older records without one: the outcome itself)."""
+    return record.get("raw_outcome", record["outcome"])
+
+
+def mark(record: dict) -> str:
+    """How the register is involved in a record: not at all, it explains it, or it expected a failure that no
+    longer happens (xpass). A pass that a non-strict entry matched needed no explaining: no mark; a pass
+    within a tolerance entry's widened bound did."""
+    divergence = record.get("divergence")
+    if record["outcome"] == "xpass":
+        return "xpass"
+    if divergence is None or (raw_outcome(record) == "pass" and divergence.get("kind") != "tolerance"):
+        return ""
+    return "registered"
+
+
+def is_unexplained(record: dict) -> bool:
+    return not record.get("explained", record["outcome"] in PASSING)
+
+
+def cell_code(record: dict) -> str:
+    """The record's one character in the matrix: its raw outcome and its mark (``RAW``, ``MARKS``)."""
+    return CODES[RAW.index(raw_outcome(record)) + len(RAW) * MARKS.index(mark(record))]
+
+
+def has_detail(record: dict, violates) -> bool:
+    """Which cells the page can open (the page's script applies the same rule to the cell codes): every
+    cell but a plain pass; a must-reject case's refusal (its pass) has one too."""
+    return raw_outcome(record) != "pass" or mark(record) != "" or bool(violates)
+
+
 def _detail(record: dict, strings: _Strings) -> dict:
     metrics = dict(record.get("metrics") or {})
     message = metrics.pop("message", None)
@@ -217,26 +253,30 @@ def report_data(results: ResultSet, cases: dict[str, dict] | None = None) -> tup
     ordered = sorted(cases.values(), key=lambda c: (c["family"], c["id"]))
     row_of = {case["id"]: row for row, case in enumerate(ordered)}
     cells = [["-"] * len(runs) for _ in ordered]
-    chunks: dict[int, dict] = defaultdict(lambda: {"details": {}, "strings": _Strings()})
-    code = dict(zip(OUTCOMES, CODES))
+    chunks: dict[int, dict] = defaultdict(lambda: {"details": {}, "strings": _Strings(), "cases": {}})
     for column, run in enumerate(runs):
         for record in run.records:
             row = row_of[record["case_id"]]
-            cells[row][column] = code[record["outcome"]]
-            # The page knows which cells have a detail by this same rule: non-passes, and refusals that pass.
-            if record["outcome"] != "pass" or ordered[row]["fields"]["violates"]:
+            cells[row][column] = cell_code(record)
+            fields = ordered[row]["fields"]
+            if has_detail(record, fields["violates"]):
                 chunk = chunks[row // CHUNK_ROWS]
                 chunk["details"][f"{row}:{column}"] = _detail(record, chunk["strings"])
+                chunk["cases"][row] = fields  # the detail's parameter table
     values = {name: _in_order({v for case in ordered for v in case["attributes"][name]}) for name in FILTERS}
     index_of = {name: {value: i for i, value in enumerate(values[name])} for name in FILTERS}
     families = sorted({case["family"] for case in ordered})
     family_index = {name: i for i, name in enumerate(families)}
     data = {
-        "outcomes": list(OUTCOMES),
+        "raw": list(RAW),
+        "marks": list(MARKS),
+        "groups": {group: list(outcomes) for group, outcomes in OUTCOME_GROUPS.items()},
         "filters": list(FILTERS),
         "values": values,
         "families": families,
         "adapters": [run.label for run in runs],
+        "short_labels": [short_label(run.label) for run in runs],
+        "adapter_titles": [f"{run.label}: {run.version_text}" for run in runs],
         "cases": [
             {
                 "id": case["id"],
@@ -251,9 +291,21 @@ def report_data(results: ResultSet, cases: dict[str, dict] | None = None) -> tup
         "chunk_rows": CHUNK_ROWS,
     }
     files = {
-        number: {"details": chunk["details"], "strings": chunk["strings"].items} for number, chunk in chunks.items()
+        number: {
+            "details": chunk["details"],
+            "strings": chunk["strings"].items,
+            "cases": {str(row): fields for row, fields in chunk["cases"].items()},
+        }
+        for number, chunk in chunks.items()
     }
     return data, dict(sorted(files.items()))
+
+
+def short_label(label: str) -> str:
+    """A matrix column's label, short enough to read rotated: Keras's backends and data format abbreviated
+    (the full label and versions are on hover)."""
+    short = label.replace("keras-tensorflow", "keras-tf").replace("-channels-first", " cf")
+    return short.replace("tf-nn-explicit-pads", "tf-nn pads")
 
 
 def details_file(number: int) -> str:
@@ -289,21 +341,40 @@ def read_details(out_dir: Path) -> dict[str, dict]:
     return found
 
 
+def _tally(records) -> dict:
+    """Counts by raw outcome (``RAW`` order), each with how many the register explains and how many it no
+    longer explains (xpass); and the unexplained ones, which fail a run."""
+    raw, registered, xpass = Counter(), Counter(), Counter()
+    unexplained = 0
+    for record in records:
+        outcome, how = raw_outcome(record), mark(record)
+        raw[outcome] += 1
+        registered[outcome] += how == "registered"
+        xpass[outcome] += how == "xpass"
+        unexplained += is_unexplained(record)
+    return {
+        "raw": [{"count": raw[o], "registered": registered[o], "xpass": xpass[o]} for o in RAW],
+        "unexplained": unexplained,
+        "total": sum(raw.values()),
+    }
+
+
 def summaries(results: ResultSet, cases: dict[str, dict] | None = None) -> list[dict]:
-    """Per adapter: what ran it, its outcome counts, and the same counts for its forward and its backward
-    cases apart (``directions``, with ``total`` 0 where it ran none of a direction's)."""
+    """Per adapter: what ran it, and for its forward and its backward cases apart (``directions``, with
+    ``total`` 0 where it ran none of a direction's) the counts by raw outcome with the register's marks."""
     cases = case_table(results) if cases is None else cases
     rows = []
     for run in results.runs:
         envelope = run.envelope
-        by_direction = {direction: Counter() for direction in DIRECTIONS}
+        by_direction = {direction: [] for direction in DIRECTIONS}
         for record in run.records:
             (direction,) = cases[record["case_id"]]["attributes"]["direction"]
-            by_direction.setdefault(direction, Counter())[record["outcome"]] += 1
-        counts = sum(by_direction.values(), Counter())
+            by_direction.setdefault(direction, []).append(record)
+        directions = [{"direction": direction, **_tally(records)} for direction, records in by_direction.items()]
         rows.append(
             {
                 "label": run.label,
+                "short_label": short_label(run.label),
                 "versions": run.version_text,
                 "device": envelope.get("device"),
                 "device_model": envelope.get("device_model"),
@@ -314,19 +385,25 @@ def summaries(results: ResultSet, cases: dict[str, dict] | None = None) -> list[
                 "precision": envelope.get("precision", {}),
                 "unavailable": envelope.get("unavailable"),
                 "unfinished": run.unfinished,
-                "counts": [counts.get(outcome, 0) for outcome in OUTCOMES],
+                "unexplained": sum(part["unexplained"] for part in directions),
                 "total": len(run.records),
-                "directions": [
-                    {
-                        "direction": direction,
-                        "counts": [tally.get(outcome, 0) for outcome in OUTCOMES],
-                        "total": sum(tally.values()),
-                    }
-                    for direction, tally in by_direction.items()
-                ],
+                "directions": directions,
             }
         )
     return rows
+
+
+def verdict(rows: list[dict]) -> dict:
+    """The report's first line: how many outcomes nothing explains, and whose; which adapters did not run
+    or did not finish."""
+    return {
+        "unexplained": sum(row["unexplained"] for row in rows),
+        "by_adapter": [(row["label"], row["unexplained"]) for row in rows if row["unexplained"]],
+        "unavailable": [row["label"] for row in rows if row["unavailable"]],
+        "unfinished": [row["label"] for row in rows if row["unfinished"]],
+        "adapters": len(rows),
+        "results": sum(row["total"] for row in rows),
+    }
 
 
 def register(results: ResultSet) -> dict:
@@ -419,7 +496,9 @@ def coverage(results: ResultSet, cases: dict[str, dict] | None = None) -> list[d
 
 
 def equivalence_tables(results: ResultSet, cases: dict[str, dict] | None = None) -> list[dict]:
-    """Per family: its members, and for each pair whether they agree wherever both compute."""
+    """Per family: its members, and for each pair three numbers over the points both ran: agree, differ
+    (shape or values), one refuses. Members that are one adapter's data formats or versions, and that
+    agree with each other and relate alike to every other member, are shown as one."""
     lines = results.equivalence
     several_versions = len({run.adapter for run in results.runs}) < len(results.runs)
     if not lines or several_versions:  # the file's members are adapter names; versions need the labels
@@ -439,21 +518,72 @@ def equivalence_tables(results: ResultSet, cases: dict[str, dict] | None = None)
     tables = []
     for name in ("same", "valid"):
         pairs = {(line["a"], line["b"]): line for line in lines if line["family"] == name}
-        members = sorted({member for pair in pairs for member in pair})
+        members, shown = _collapsed(sorted({member for pair in pairs for member in pair}), pairs)
         grid = []
         for a in members:
             row = []
             for b in members:
                 line = pairs.get((a, b)) or pairs.get((b, a))
                 row.append(None if a == b or line is None else _pair_cell(line, flipped=(a, b) not in pairs))
-            grid.append({"member": a, "cells": row})
-        tables.append({"family": name, "members": members, "grid": grid})
+            grid.append({"member": shown[a], "cells": row})
+        tables.append(
+            {
+                "family": name,
+                "members": [shown[m] for m in members],
+                "short_members": [short_label(shown[m]) for m in members],
+                "grid": grid,
+            }
+        )
     return tables
 
 
-def _pair_cell(line: dict, flipped: bool) -> dict:
+DIFFER = ("shape differs", "values differ")  # conformance.equivalence's verdicts of two windows that differ
+_VARIANT = re.compile(r"-channels-first(?=:| \()| \([^)]*\)(?=:)")  # a data format or a version in a member's name
+
+
+def _line_numbers(line: dict | None) -> tuple | None:
+    if line is None:
+        return None
     counts = line["counts"]
-    differ = sum(n for verdict, n in counts.items() if verdict not in ("agree", "both refuse"))
+    return counts.get("agree", 0), sum(counts.get(v, 0) for v in DIFFER), counts.get("one refuses", 0)
+
+
+def _collapsed(members: list[str], pairs: dict) -> tuple[list[str], dict[str, str]]:
+    """The members to show, and each one's name: a member whose name differs from an earlier one's only by
+    a data format or a version is folded into it where the two never differ nor one refuses, and every other
+    member's numbers with them are the same."""
+
+    def numbers(a, b):
+        return _line_numbers(pairs.get((a, b)) or pairs.get((b, a)))
+
+    kept, shown, folded = [], {}, {}
+    # A plain member before its variants, so that the row keeps the plain name.
+    for member in sorted(members, key=lambda m: (_VARIANT.sub("", m), len(_VARIANT.findall(m)), m)):
+        base = _VARIANT.sub("", member)
+        into = next(
+            (
+                other
+                for other in kept
+                if _VARIANT.sub("", other) == base
+                and (numbers(member, other) or (0, 1, 0))[1:] == (0, 0)
+                and all(numbers(member, c) == numbers(other, c) for c in members if c not in (member, other))
+            ),
+            None,
+        )
+        if into is None:
+            kept.append(member)
+            shown[member] = member
+        else:
+            folded.setdefault(into, []).append(member)
+    for member, others in folded.items():
+        variants = [" ".join(v.strip(" -()") for v in _VARIANT.findall(other)) or other for other in others]
+        shown[member] = f"{member} (also {', '.join(variants)})"
+    return kept, shown
+
+
+def _pair_cell(line: dict, flipped: bool) -> dict:
+    agree, differ, one_refuses = _line_numbers(line)
+    counts = line["counts"]
     where = line.get("smallest_disagreement")
     title = f"{line['points']} shared points: " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
     if where:
@@ -462,11 +592,57 @@ def _pair_cell(line: dict, flipped: bool) -> dict:
             f"; smallest disagreement ({where['verdict']}): n={where['input_size']} k={where['kernel']} "
             f"s={where['stride']} d={where['dilation']}: {first['case_id']} vs {second['case_id']}"
         )
-    if line["points"] == 0:
-        return {"text": "no shared points", "kind": "none", "title": title}
-    if line["agree_everywhere"]:
-        return {"text": "agree", "kind": "agree", "title": title}
-    return {"text": f"{differ}/{line['points']} differ", "kind": "differ", "title": title}
+    kind = "differ" if differ else "agree" if agree else "none"
+    return {"agree": agree, "differ": differ, "one_refuses": one_refuses, "kind": kind, "title": title}
+
+
+def error_sizes(results: ResultSet) -> dict:
+    """Per adapter and dtype, how the worst error of each compared case stands to its tolerance (the
+    record's ``max_error_over_tolerance``; the worst gradient's for a backward case), counted in bins."""
+    dtypes = set()
+    tallies = []
+    for run in results.runs:
+        tally = defaultdict(lambda: [0] * len(ERROR_BINS))
+        for record in run.records:
+            ratio = (record.get("metrics") or {}).get("max_error_over_tolerance")
+            if isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+                dtype = (record.get("case") or {}).get("dtype") or Case.from_id(record["case_id"]).dtype
+                dtypes.add(dtype)
+                tally[dtype][_error_bin(ratio)] += 1
+        tallies.append((run.label, tally))
+    ordered = [dtype for dtype in ("float64", "float32", "float16", "bfloat16") if dtype in dtypes]
+    ordered += sorted(dtypes - set(ordered))
+    rows = [
+        {"label": label, "cells": [_error_cell(tally.get(dtype), label, dtype) for dtype in ordered]}
+        for label, tally in tallies
+    ]
+    return {"dtypes": ordered, "rows": rows, "bins": [label for _, label in ERROR_BINS]}
+
+
+# Upper edges of the bins of error / tolerance, with their labels: under 1 is within tolerance.
+ERROR_BINS = (
+    (1e-3, "< 0.001"), (1e-2, "0.001-0.01"), (0.1, "0.01-0.1"), (0.5, "0.1-0.5"), (1.0, "0.5-1"),
+    (10.0, "1-10 (fails)"), (float("inf"), "> 10 (fails)"),
+)  # fmt: skip
+
+
+def _error_bin(ratio: float) -> int:
+    return next((i for i, (edge, _) in enumerate(ERROR_BINS) if ratio <= edge), len(ERROR_BINS) - 1)
+
+
+def _error_cell(counts: list[int] | None, label: str, dtype: str) -> dict | None:
+    """One small bar chart's data: bar heights (0-20 px) per bin, and a text of the counts for hover and readers."""
+    if counts is None:
+        return None
+    tallest = max(counts)
+    bars = [
+        {"height": round(20 * n / tallest) if n else 0, "count": n, "fails": edge > 1.0, "x": 2 + 9 * i}
+        for i, ((edge, _), n) in enumerate(zip(ERROR_BINS, counts))
+    ]
+    text = f"{label}, {dtype}: error / tolerance of {sum(counts)} compared cases: " + ", ".join(
+        f"{n} in {name}" for (_, name), n in zip(ERROR_BINS, counts) if n
+    )
+    return {"bars": bars, "text": text, "cases": sum(counts), "fails": sum(counts[5:])}
 
 
 def environment() -> jinja2.Environment:
@@ -498,13 +674,18 @@ def build(results: ResultSet, out_dir: Path, title: str = "Transposed convolutio
     with _collector_paused():
         cases = case_table(results)
         data, chunks = report_data(results, cases)
+        rows = summaries(results, cases)
         page = (
             environment()
             .get_template("report.html.j2")
             .render(
                 title=title,
                 outcomes=OUTCOMES,
-                summaries=summaries(results, cases),
+                summaries=rows,
+                verdict=verdict(rows),
+                raw=RAW,
+                groups=OUTCOME_GROUPS,
+                error_sizes=error_sizes(results),
                 register=register(results),
                 adapters=[run.label for run in results.runs],
                 equivalence=equivalence_tables(results, cases),

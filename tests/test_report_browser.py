@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.grid import curated, profile
+from conformance.grid import curated, mode_cases, profile
 from reports import browser, html
 from reports.results import load
 from tests.synthetic_results import HOSTILE, must_reject, write_hostile_runs, write_run
@@ -101,7 +101,7 @@ def test_new_outcomes_details_in_chromium(tmp_path):
         assert "(violates negative_pad)" in text and f"returned an output of shape ({shape})" in text
         assert "reading the arguments as: padding read as zero" in text and "NOT explained" in text
         text = _detail_of(driver, cases[2])
-        assert f"alpha on {cases[2].id}\npass\n" in text and "Refused at construction." in text
+        assert f"alpha on {cases[2].id}\npass (refused, as it must)\n" in text and "Refused at construction." in text
         assert "alpha refuses <negative_pad>" in text
         assert "not the framework's fault" in _detail_of(driver, cases[3])
         assert "Divergence made-up-xfail" in _detail_of(driver, cases[4])
@@ -135,14 +135,15 @@ def test_direction_filter_and_a_backward_detail_in_chromium(tmp_path):
         direction = Select(driver.find_element(By.ID, "filter-direction"))
         assert [option.text for option in direction.options] == ["any", "forward", "backward"]
         direction.select_by_value("backward")
-        assert driver.find_element(By.ID, "page-info").text == f"cases 1–3 of 3 shown ({total} in all)"
+        info = driver.find_element(By.ID, "page-info").text  # beta has no backward pass: its column is hidden
+        assert info == f"cases 1–3 of 3 shown ({total} in all); hidden: 1 adapter not given these cases"
         assert sorted(driver.execute_script(shown)) == sorted(case.id for case in backward)
         direction.select_by_value("forward")
         assert sorted(driver.execute_script(shown)) == sorted(case.id for case in cases)
         direction.select_by_value("backward")
 
         text = _detail_of(driver, backward[0])
-        assert f"alpha on {backward[0].id}\nvalue_mismatch, NOT explained" in text
+        assert f"alpha on {backward[0].id}\nvalue_mismatch: NOT explained by the divergence register" in text
         assert "Backward pass: gradients dw and db failed; the worst is db." in text
         table = [
             [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
@@ -191,7 +192,7 @@ def test_details_load_on_demand_in_chromium(tmp_path, monkeypatch):
         browser.open_report(driver, index)
         assert driver.execute_script(loaded) == []  # nothing but the page until a cell is opened
         text = _detail_of(driver, cases[3])
-        assert f"alpha on {cases[3].id}\nvalue_mismatch, NOT explained" in text
+        assert f"alpha on {cases[3].id}\nvalue_mismatch: NOT explained by the divergence register" in text
         assert "max abs error\n0.5000" in text and "worst error / tolerance\n10000" in text
         assert f"import alpha\n# reproduces {cases[3].id} <here>" in text
         assert driver.execute_script(loaded) == [files["3"]]
@@ -227,7 +228,7 @@ def test_markup_in_records_does_not_run_in_chromium(tmp_path):
         messages = [pre.text for pre in driver.find_elements(By.CSS_SELECTOR, "#detail pre")]
         assert messages == [HOSTILE, HOSTILE]  # the message and the repro, as text
         assert f"Divergence hostile-entry: {HOSTILE}" in text and f"warnings: {HOSTILE}" in text
-        headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#matrix-table th.adapter")]
+        headers = [th.get_attribute("textContent") for th in driver.find_elements(By.CSS_SELECTOR, "#matrix-table th.adapter")]
         assert headers == ["alpha (alpha 1.0)", f"alpha (alpha {HOSTILE})"]
         assert driver.execute_script("return window.pwned") is None
 
@@ -269,3 +270,108 @@ def test_a_built_report_in_chromium(request):
         assert driver.find_element(By.CSS_SELECTOR, "#detail canvas.error-map").size["width"] > 0
         driver.execute_script("document.getElementById('matrix').scrollIntoView()")
         assert driver.save_screenshot(str(artifacts / "report-built.png"))
+
+
+def test_the_porters_first_screens_in_chromium(tmp_path):
+    """The verdict line, the summary by raw outcome, the error-size charts, the sticky matrix header, the
+    raw-outcome filters, keyboard access, the hidden columns, a detail's parameters, its sentence for the
+    returned window and the other adapters, and the equivalence's three numbers."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    cases = [case for case in profile("smoke") if case.mode == "explicit" and not case.violates][:150]
+    op = next(c for c in cases if c.rank == 2 and all(o == 1 for o in c.output_padding) and c.direction == "forward")
+    registered, unexplained = [case for case in cases if case.id != op.id][3:5]
+    window = {"begin": [b for b, _ in op.padding], "end": [e for _, e in op.padding], "appended": [0] * op.rank}
+    planted = {op.id: "shape_mismatch", registered.id: "xfail", unexplained.id: "value_mismatch"}
+    write_run(tmp_path / "r", "alpha", cases, outcomes=planted, mix=(("pass", 1.0),),
+              overrides={op.id: {"metrics": {"observed_window": window, "expected_shape": [1, 1, 1, 1],
+                                             "actual_shape": [1, 1, 1, 1]}}})  # fmt: skip
+    write_run(tmp_path / "r", "beta", cases, outcomes={op.id: "rejected"}, mix=(("pass", 1.0),))
+    modes = {c.id: c for c in mode_cases("smoke")}.values()
+    keras = [c for c in modes if c.mode_spec.framework == "keras"]
+    write_run(tmp_path / "r", "keras-x", keras, mix=(("pass", 1.0),))
+    write_run(tmp_path / "r", "keras-x-channels-first", keras, mix=(("pass", 1.0),))
+    jax = [c for c in modes if c.mode_spec.framework == "jax"]
+    write_run(tmp_path / "r", "jax", jax, mix=(("pass", 1.0),))
+    results = load([tmp_path / "r"])
+    index = html.build(results, tmp_path / "report")
+    artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+
+    with browser.chromium() as driver:
+        driver.set_window_size(1280, 900)
+        browser.open_report(driver, index)
+        verdict = driver.find_element(By.ID, "verdict")
+        assert verdict.text.startswith("2 unexplained outcomes: alpha 2.")  # the shape and the value mismatch
+        summary = driver.find_element(By.CSS_SELECTOR, "table.summary")
+        assert summary.size["width"] <= 1280 - 2 * 21  # fits the screen beside the body's margins
+        value = driver.find_element(By.CSS_SELECTOR, "tbody[data-adapter='alpha'] td[data-outcome='value_mismatch']")
+        assert value.text == "2\nr1" or value.text == "2r1"  # two value mismatches, one of them registered
+        chart = driver.find_element(By.CSS_SELECTOR, "table.error-sizes svg.error-chart[data-fails='1']")
+        assert "1 in > 10 (fails)" in chart.get_attribute("aria-label")  # the unexplained value mismatch
+        assert driver.save_screenshot(str(artifacts / "report-first-screen.png"))
+
+        # The matrix: the header stays on top of its scroll box; only the adapters given the shown cases.
+        driver.execute_script("document.getElementById('matrix').scrollIntoView()")
+        head = "return [...document.querySelectorAll('#matrix-head th')].map(th => th.textContent)"
+        driver.find_element(By.ID, "search").send_keys(op.id)
+        assert driver.execute_script(head) == ["case", "alpha", "beta"]  # keras-x, its variant and jax: not given it
+        driver.find_element(By.ID, "all-adapters").click()
+        assert len(driver.execute_script(head)) == 1 + len(results.runs)
+        driver.find_element(By.ID, "clear-filters").click()
+        sticky = (
+            "const box = document.querySelector('.matrix-wrap'); box.scrollTop = 600;"
+            "return [box.getBoundingClientRect().top, document.querySelector('#matrix-head th').getBoundingClientRect().top,"
+            " box.scrollTop]"
+        )
+        box_top, head_top, scrolled = driver.execute_script(sticky)
+        assert scrolled > 0 and abs(head_top - box_top) < 2  # scrolled, and the header still at the top
+        assert driver.save_screenshot(str(artifacts / "report-sticky-header.png"))
+        driver.execute_script("document.querySelector('.matrix-wrap').scrollTop = 0")
+
+        outcome = Select(driver.find_element(By.ID, "filter-outcome"))
+        shown = "return [...document.querySelectorAll('#matrix-body tr[data-row] td.case')].map(td => td.textContent)"
+        outcome.select_by_value("group:wrong answer")
+        assert sorted(driver.execute_script(shown)) == sorted([op.id, registered.id, unexplained.id])
+        outcome.select_by_value("value_mismatch")
+        assert sorted(driver.execute_script(shown)) == sorted([registered.id, unexplained.id])
+        outcome.select_by_value("registered")  # the xfail, and beta's refusal (the synthetic register explains it)
+        assert sorted(driver.execute_script(shown)) == sorted([registered.id, op.id])
+        outcome.select_by_value("unexplained")
+        assert sorted(driver.execute_script(shown)) == sorted([op.id, unexplained.id])
+        outcome.select_by_value("group:refused")
+        assert driver.execute_script(shown) == [op.id]  # beta refused it
+        refused = driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.m-registered")
+        assert refused.get_attribute("data-outcome") == "rejected" and refused.get_attribute("data-mark") == "registered"
+
+        # Keyboard: Tab reaches a cell, Enter opens its detail.
+        outcome.select_by_value("group:wrong answer")
+        driver.find_element(By.ID, "search").send_keys(op.id)
+        cell = driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.o-shape_mismatch")
+        assert cell.get_attribute("tabindex") == "0"
+        driver.execute_script("arguments[0].focus()", cell)
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        browser.open_detail(driver, cell)  # waits until drawn (and opens it again, harmlessly)
+        detail = driver.find_element(By.ID, "detail")
+        ops = op.output_padding[0]
+        assert f"Returned axis 1: the output without the output_padding {ops} position" in detail.text
+        rows = {tr.find_element(By.TAG_NAME, "th").text: tr.find_element(By.TAG_NAME, "td").text
+                for tr in detail.find_elements(By.CSS_SELECTOR, "table.parameters tr")}  # fmt: skip
+        assert rows["output_padding"] == ", ".join(map(str, op.output_padding))
+        assert rows["kernel"] == " × ".join(map(str, op.kernel)) and rows["dtype"] == op.dtype
+        others = [li.text for li in detail.find_elements(By.CSS_SELECTOR, "ul.others li")]
+        assert others == ["beta: rejected, explained by the register"]
+        assert driver.save_screenshot(str(artifacts / "report-detail.png"))
+
+        # The equivalence: three numbers a cell; keras-x's two data formats never differ: one row.
+        tables = {table["family"]: table for table in html.equivalence_tables(results)}
+        driver.execute_script("document.getElementById('equivalence').scrollIntoView()")
+        members = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table.equivalence th.member")]
+        assert members[: len(tables["same"]["members"])] == tables["same"]["members"]
+        assert "keras-x: keras 'same' (also channels-first)" in members
+        first = tables["same"]["grid"][0]["cells"][1]
+        cell = driver.find_element(By.CSS_SELECTOR, "table.equivalence td.eq:not(.self)")
+        assert cell.text == f"{first['agree']} / {first['differ']} / {first['one_refuses']}"
+        assert driver.save_screenshot(str(artifacts / "report-equivalence.png"))

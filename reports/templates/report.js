@@ -3,8 +3,12 @@
   const started = performance.now();
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const PAGE = 100;
-  const outcomes = data.outcomes;
   const adapters = data.adapters;
+  const CODES = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const groupOf = {};
+  for (const [group, members] of Object.entries(data.groups)) for (const outcome of members) groupOf[outcome] = group;
+  const allAdapters = document.getElementById("all-adapters");
+  const head = document.getElementById("matrix-head");
   const body = document.getElementById("matrix-body");
   const info = document.getElementById("page-info");
   const detail = document.getElementById("detail");
@@ -22,14 +26,38 @@
     return node;
   }
 
-  function outcomeAt(row, column) {
+  // A cell's character: the raw outcome's index plus data.raw.length times the mark's (reports/html.py cell_code).
+  function cellAt(row, column) {
     const code = data.cells[row][column];
-    return code === "-" ? null : outcomes[parseInt(code, 36)];  // one base-36 digit per outcome
+    if (code === "-") return null;
+    const n = CODES.indexOf(code);
+    return { raw: data.raw[n % data.raw.length], mark: data.marks[Math.floor(n / data.raw.length)] };
   }
 
-  function hasDetail(row, column) {  // the rule the report's builder writes details by
-    const code = data.cells[row][column];
-    return code !== "-" && (outcomes[parseInt(code, 36)] !== "pass" || data.cases[row].violates !== undefined);
+  function unexplained(cell) {  // as records say: a non-pass nothing explains, or a pass where an entry expected a failure
+    return cell.mark === "xpass" || (cell.mark === "" && cell.raw !== "pass");
+  }
+
+  function hasDetail(row, column) {  // the rule the report's builder writes details by (html.has_detail)
+    const cell = cellAt(row, column);
+    return cell !== null && (cell.raw !== "pass" || cell.mark !== "" || data.cases[row].violates !== undefined);
+  }
+
+  function describeCell(cell, violates) {
+    if (cell === null) return "not run";
+    const text = cell.raw + (violates && cell.raw === "pass" ? " (refused, as it must)" : "");
+    if (cell.mark === "registered") return text + ", explained by the register";
+    if (cell.mark === "xpass") return text + ", though the register expected a failure (xpass)";
+    return unexplained(cell) ? text + ", not explained" : text;
+  }
+
+  function matches(cell, wanted) {
+    if (cell === null) return false;
+    if (wanted === "unexplained") return unexplained(cell);
+    if (wanted === "registered") return cell.mark === "registered";
+    if (wanted === "not pass") return cell.raw !== "pass" || cell.mark === "xpass";
+    if (wanted.startsWith("group:")) return groupOf[cell.raw] === wanted.slice(6);
+    return cell.raw === wanted;
   }
 
   // The details live in files next to the page, data.chunk_rows matrix rows each, loaded when a cell is
@@ -77,11 +105,13 @@
   const outcomeSelect = document.getElementById("filter-outcome");
   const search = document.getElementById("search");
   outcomeSelect.addEventListener("change", apply);
+  allAdapters.addEventListener("change", render);
   search.addEventListener("input", apply);
   document.getElementById("clear-filters").addEventListener("click", function () {
     for (const select of Object.values(selects)) select.value = "";
     outcomeSelect.value = "";
     search.value = "";
+    allAdapters.checked = false;
     apply();
   });
   document.getElementById("prev").addEventListener("click", function () { if (page > 0) { page--; render(); } });
@@ -103,10 +133,7 @@
     const wanted = outcomeSelect.value;
     if (wanted) {
       let found = false;
-      for (let column = 0; column < adapters.length && !found; column++) {
-        const outcome = outcomeAt(row, column);
-        found = outcome !== null && (wanted === "not pass" ? outcome !== "pass" : outcome === wanted);
-      }
+      for (let column = 0; column < adapters.length && !found; column++) found = matches(cellAt(row, column), wanted);
       if (!found) return false;
     }
     return true;
@@ -124,6 +151,19 @@
 
   function render() {
     const rows = visible.slice(page * PAGE, (page + 1) * PAGE);
+    // The columns to draw: the adapters given any of these cases (a mode family is given to its framework's
+    // adapters only), or every adapter when asked.
+    const columns = [];
+    for (let column = 0; column < adapters.length; column++) {
+      if (allAdapters.checked || rows.some(function (row) { return data.cells[row][column] !== "-"; })) columns.push(column);
+    }
+    const headRow = [element("th", { class: "case" }, "case")];
+    for (const column of columns) {
+      const th = element("th", { class: "adapter", title: data.adapter_titles[column], "data-column": column });
+      th.appendChild(element("div", {}, data.short_labels[column]));
+      headRow.push(th);
+    }
+    head.replaceChildren(...headRow);
     const fragment = document.createDocumentFragment();
     let family = null;
     for (const row of rows) {
@@ -131,29 +171,40 @@
       if (c.family !== family) {
         family = c.family;
         const header = element("tr", { class: "family" });
-        header.appendChild(element("th", { colspan: adapters.length + 1 }, data.families[family]));
+        header.appendChild(element("th", { colspan: columns.length + 1 }, data.families[family]));
         fragment.appendChild(header);
       }
       const tr = element("tr", { "data-row": row });
       tr.appendChild(element("td", { class: "case" }, c.id));
-      for (let column = 0; column < adapters.length; column++) {
-        const outcome = outcomeAt(row, column);
-        const detailed = hasDetail(row, column);  // non-passes, and refusals of must-reject cases
+      for (const column of columns) {
+        const cell = cellAt(row, column);
+        const detailed = hasDetail(row, column);  // every cell but a plain pass
         const td = element("td", {
-          class: "cell o-" + (outcome || "none") + (detailed ? " clickable" : ""),
-          title: adapters[column] + ": " + (outcome || "not run") + (c.violates && outcome === "pass" ? " (refused, as it must)" : ""),
-          "data-outcome": outcome || "none",
+          class: "cell o-" + (cell ? cell.raw : "none") + (cell && cell.mark ? " m-" + cell.mark : "") + (detailed ? " clickable" : ""),
+          title: adapters[column] + ": " + describeCell(cell, c.violates),
+          "data-outcome": cell ? cell.raw : "none",
+          "data-mark": cell ? cell.mark : "",
           "data-column": column,
         });
-        if (detailed) td.addEventListener("click", function () { show(row, column, td); });
+        if (detailed) {
+          td.tabIndex = 0;
+          td.setAttribute("role", "button");
+          td.setAttribute("aria-label", adapters[column] + " on " + c.id + ": " + describeCell(cell, c.violates));
+          td.addEventListener("click", function () { show(row, column, td); });
+          td.addEventListener("keydown", function (event) {
+            if (event.key === "Enter" || event.key === " ") { event.preventDefault(); show(row, column, td); }
+          });
+        }
         tr.appendChild(td);
       }
       fragment.appendChild(tr);
     }
     body.replaceChildren(fragment);
     const first = visible.length ? page * PAGE + 1 : 0;
+    const hidden = adapters.length - columns.length;
     info.textContent = "cases " + first + "–" + (page * PAGE + rows.length) + " of " + visible.length +
-      " shown (" + data.cases.length + " in all)";
+      " shown (" + data.cases.length + " in all)" +
+      (hidden ? "; hidden: " + hidden + (hidden === 1 ? " adapter" : " adapters") + " not given these cases" : "");
     document.getElementById("prev").disabled = page === 0;
     document.getElementById("next").disabled = (page + 1) * PAGE >= visible.length;
   }
@@ -208,7 +259,7 @@
       if (asked !== opened) return;
       const d = chunk.details[row + ":" + column];
       if (!d) throw new Error(detailsFile(number) + " has no detail for this cell");
-      detailBody.replaceChildren(...describe(row, column, d, chunk.strings));
+      detailBody.replaceChildren(...describe(row, column, d, chunk.strings, (chunk.cases || {})[row]));
       detail.dataset.state = "ready";
       window.reportTimings.detailMs = performance.now() - askedAt;  // its file loaded (the first time) and drawn
     }).catch(function (error) {
@@ -258,17 +309,81 @@
     return parts;
   }
 
-  function describe(row, column, d, strings) {
+  // The case's parameters as a plain table (fields: the record's case fields).
+  function parameterTable(fields) {
+    const pairs = (a) => a.map(function (p) { return p[0] === p[1] ? String(p[0]) : p[0] + " begin, " + p[1] + " end"; });
+    const rows = [
+      ["direction", fields.direction], ["mode", fields.mode], ["dtype", fields.dtype],
+      ["batch", fields.batch], ["channels", fields.in_channels + " in, " + fields.out_channels + " out"],
+      ["groups", fields.groups], ["input size", fields.input_size && fields.input_size.join(" × ")],
+      ["kernel", fields.kernel && fields.kernel.join(" × ")], ["stride", fields.stride && fields.stride.join(", ")],
+      ["padding (per axis)", fields.padding && pairs(fields.padding).join("; ")],
+      ["output_padding", fields.output_padding && fields.output_padding.join(", ")],
+      ["dilation", fields.dilation && fields.dilation.join(", ")], ["bias", fields.bias ? "yes" : "no"],
+      ["must reject", fields.violates || undefined],
+    ].filter(function (pair) { return pair[1] !== undefined && pair[1] !== null && pair[1] !== ""; });
+    const table = element("table", { class: "parameters" });
+    for (const [name, value] of rows) {
+      const tr = table.appendChild(element("tr", {}));
+      tr.appendChild(element("th", {}, name));
+      tr.appendChild(element("td", {}, value));
+    }
+    return table;
+  }
+
+  // What every other adapter did on this case, from the matrix's own cells.
+  function othersOnCase(row, column) {
+    const list = element("ul", { class: "others" });
+    for (let other = 0; other < adapters.length; other++) {
+      const cell = cellAt(row, other);
+      if (other === column || cell === null) continue;
+      const li = list.appendChild(element("li", { "data-adapter": adapters[other] }));
+      li.appendChild(element("span", { class: "dot o-" + cell.raw + (cell.mark ? " m-" + cell.mark : "") }));
+      li.appendChild(document.createTextNode(adapters[other] + ": " + describeCell(cell, data.cases[row].violates)));
+    }
+    return list.children.length ? list : element("p", { class: "small" }, "No other adapter ran this case.");
+  }
+
+  function positions(n) { return n === 1 ? "1 position" : n + " positions"; }
+
+  // The returned window in words, axis by axis, against the documented one (the case's pads and output_padding).
+  function windowSentence(fields, w) {
+    const axes = w.begin.length;
+    const said = [];
+    for (let a = 0; a < axes; a++) {
+      const begin = fields.padding[a][0], end = fields.padding[a][1], op = fields.output_padding[a];
+      const where = axes > 1 ? "axis " + (a + 1) + ": " : "";
+      const got = [w.begin[a], w.end[a], w.appended[a]];
+      if (got[0] === begin && got[1] === end && got[2] === op) continue;
+      if (got[0] === begin && got[2] === 0 && op > 0 && got[1] === end) {
+        said.push(where + "the output without the output_padding " + positions(op));
+      } else if (got[0] === 0 && got[1] === 0 && got[2] === 0) {
+        said.push(where + "the full output, not cropped (the case crops " + begin + " at the start and " + end + " at the end)");
+      } else if (got[0] === end && got[1] === begin && begin !== end) {
+        said.push(where + "the crop at the wrong ends: " + got[0] + " at the start and " + got[1] + " at the end, where the case crops " + begin + " and " + end);
+      } else {
+        said.push(where + "cropped " + got[0] + " at the start and " + got[1] + " at the end" + (got[2] ? " with " + got[2] + " zeros appended" : "") +
+          ", where the case crops " + begin + " and " + end + (op ? " and appends " + positions(op) : ""));
+      }
+    }
+    return said.length ? "Returned " + said.join("; ") + "." : "Returned the documented window.";
+  }
+
+  function describe(row, column, d, strings, fields) {
     const c = data.cases[row];
     const m = d.metrics || {};
     const gradients = d.gradients;  // a backward case's, once compared
     const parts = [];
     parts.push(element("h3", {}, adapters[column] + " on " + c.id));
-    const outcomeLine = element("p", {});
-    outcomeLine.appendChild(element("span", { class: "dot o-" + d.outcome }));
-    outcomeLine.appendChild(document.createTextNode(d.outcome + (d.raw !== d.outcome ? " (the framework's result: " + d.raw + ")" : "") +
-      (d.outcome === "pass" ? "" : d.explained ? ", explained by the divergence register" : ", NOT explained by the divergence register")));
+    const outcomeLine = element("p", { class: "outcome" });
+    outcomeLine.appendChild(element("span", { class: "dot o-" + d.raw }));
+    outcomeLine.appendChild(document.createTextNode(d.raw + (c.violates && d.raw === "pass" ? " (refused, as it must)" : "") +
+      (d.divergence ? (d.explained ? ": a known divergence, explained by the register" : ": the register expected another outcome (" + d.outcome + ")") :
+        d.explained ? "" : ": NOT explained by the divergence register")));
     parts.push(outcomeLine);
+    if (m.observed_window && fields && fields.padding) {
+      parts.push(element("p", { class: "shape window-sentence" }, windowSentence(fields, m.observed_window)));
+    }
     if (c.violates) {
       parts.push(element("p", { class: "shape" }, "An invalid configuration the framework's documentation forbids (violates " +
         c.violates + "): refusing it is the pass."));
@@ -334,6 +449,12 @@
       parts.push(drawErrorMap(m.error_map));
     }
     if (d.message !== null) parts.push(element("pre", { class: "message" }, strings[d.message]));
+    if (fields) {
+      parts.push(element("p", { class: "small" }, "The case:"));
+      parts.push(parameterTable(fields));
+    }
+    parts.push(element("p", { class: "small" }, "The other adapters on this case:"));
+    parts.push(othersOnCase(row, column));
     if (d.divergence) {
       const box = element("div", { class: "divergence" });
       const line = element("p", {}, "Divergence ");
