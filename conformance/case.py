@@ -1,4 +1,4 @@
-"""The canonical case: one transposed convolution, in the suite's single convention (DESIGN.md section 2).
+"""The canonical case: one transposed convolution, in the suite's single convention (docs/conventions.md).
 
 Channels-first input ``(N, C_in, *spatial)``, weight ``(C_in, C_out // groups, *kernel)``, padding as
 forward-convolution ``(begin, end)`` crops per axis, output_padding appended at the end.

@@ -63,7 +63,7 @@ def curated() -> list[Case]:
     """Cases chosen by hand to separate conventions; each exists for a reason given beside it."""
     textbook = dict(input_size=(2, 2), kernel=(2, 2))
     cases = [
-        Case(**textbook),  # DESIGN.md 3: [[0,0,1],[0,4,6],[4,12,9]] (values with the textbook's inputs)
+        Case(**textbook),  # docs/conventions.md: [[0,0,1],[0,4,6],[4,12,9]] (values with the textbook's inputs)
         Case(**textbook, padding=1),  # -> [[4]]
         Case(**textbook, stride=2),  # -> 4x4
         Case(input_size=(5, 5), kernel=3, stride=2),  # 11x11

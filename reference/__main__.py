@@ -1,4 +1,4 @@
-"""``python -m reference``: the textbook examples of DESIGN.md section 3, computed and checked."""
+"""``python -m reference``: the textbook examples of docs/conventions.md, computed and checked."""
 
 from __future__ import annotations
 

@@ -123,7 +123,7 @@ def test_an_unflipped_kernel_is_caught():
     np.testing.assert_array_equal(zero_insertion(x, w, bias, geom), scatter_add(x, w, bias, geom))
 
 
-# DESIGN.md section 3: the worked examples, value for value.
+# docs/conventions.md: the worked examples, value for value.
 X = np.array([[[[0.0, 1.0], [2.0, 3.0]]]])
 K = np.array([[[[0.0, 1.0], [2.0, 3.0]]]])
 
