@@ -62,6 +62,7 @@ NON_PASS = tuple(outcome for outcome in OUTCOMES if outcome not in ("pass", "xfa
 DERIVED = {
     "rank": lambda c: c.rank,
     "asymmetric_padding": lambda c: any(begin != end for begin, end in c.padding),
+    "output_padded": lambda c: any(c.output_padding),
     "output_padding_reaches_stride": lambda c: any(op >= s for op, s in zip(c.output_padding, c.stride)),
     "out_per_group": lambda c: c.out_channels // c.groups,
     "in_per_group": lambda c: c.in_channels // c.groups,

@@ -63,3 +63,45 @@ def test_a_planted_missing_path_is_found(tmp_path):
     planted = tmp_path / "README.md"
     planted.write_text("See `docs/conventions.md` and `docs/no-such-page.md`.", encoding="utf-8")
     assert _missing_paths([planted]) == ["README.md: docs/no-such-page.md"]
+
+
+def _conformance(*args, cwd=ROOT):
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *map(str, args)], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_the_readmes_walkthrough_of_a_new_adapter_runs_as_written(tmp_path):
+    import json
+
+    from conformance.case import Case
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### A new adapter's first run") : readme.index("## The canonical convention")]
+    results = tmp_path / "results"
+    adapter = ["--adapter", "docs.examples.my_npu:MyNPU", "--profile", "smoke", "--results", results]
+    first = _conformance("run", *adapter)
+    assert first.returncode == 1, first.stderr
+    summary = first.stdout.splitlines()[0].replace(str(results), "results/my-npu")
+    assert summary == "my-npu: 58 pass, 16 shape_mismatch, 45 unsupported -> results/my-npu/my-npu.jsonl"
+    assert summary in section and "58 explained, 61 not explained" in first.stdout
+    records = [json.loads(line) for line in (results / "my-npu.jsonl").read_text().splitlines()]
+    for record in records[1:-1]:
+        case = Case.from_id(record["case_id"])
+        if record["raw_outcome"] == "shape_mismatch":
+            assert any(case.output_padding) and case.groups == 1
+        elif record["raw_outcome"] == "unsupported":
+            assert case.groups > 1
+    assert _conformance("report", results, "-o", tmp_path / "report").returncode == 0
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "<b>61 unexplained outcomes</b>:\nmy-npu 61" in page and '"61 unexplained outcomes: my-npu 61"' in section
+
+    second = _conformance("run", *adapter, "--register", "docs/examples/register", "--overwrite")
+    assert second.returncode == 0, second.stdout + second.stderr
+    summary = second.stdout.splitlines()[0].replace(str(results), "results/my-npu")
+    assert summary == "my-npu: 58 pass, 45 unsupported, 16 xfail -> results/my-npu/my-npu.jsonl" and summary in section
+    baseline = tmp_path / "my-npu-smoke.json"
+    assert _conformance("gate", "--baseline", baseline, results, "--update-baseline").returncode == 0
+    assert _conformance("gate", "--baseline", baseline, results).returncode == 0
