@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from conformance.__main__ import main
+from reports import site
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "tests.plugin_adapters:Correct"
@@ -456,10 +457,10 @@ def test_update_baseline_from_an_unfinished_run_is_refused_without_allow_partial
 
 BAD_SITE_DATA = [
     ("not-json", b'{"format": oops}\n', 1, None),
-    ("another-format", {"format": "some-other-tool", "version": 1, "sets": []}, None, "format"),
+    ("another-format", {"format": "some-other-tool", "version": site.VERSION, "sets": []}, None, "format"),
     ("future-version", {"format": "transposed-convolution-conformance-site-data", "version": 99, "sets": []}, None,
      "version"),
-    ("without-sets", {"format": "transposed-convolution-conformance-site-data", "version": 1}, None, "sets"),
+    ("without-sets", {"format": "transposed-convolution-conformance-site-data", "version": site.VERSION}, None, "sets"),
 ]  # fmt: skip
 
 
