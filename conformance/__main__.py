@@ -34,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=args.progress,
         existing="resume" if args.resume else "overwrite" if args.overwrite else "refuse",
         allow_unavailable=args.allow_unavailable,
+        cases=args.case,
     )
     return execute(options).exit_status
 
@@ -95,6 +96,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "equivalence":
         return _equivalence(args)
+    if args.command == "translate":
+        return _translate(args)
     if args.command == "capabilities":
         print(capabilities_table())
         return 0
@@ -115,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", parents=[common], help="run cases on adapters and write result records")
     run.add_argument("--adapter", action="append", default=[], help="adapter name or module:Class (repeatable)")
     run.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    run.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run this case (a case id; repeatable) instead of the profile's cases; the files name the profile 'cases'",
+    )
     run.add_argument(
         "--dtype", action="append", default=[], choices=list(DTYPE_CODES), help="only this dtype (repeatable)"
     )
@@ -167,6 +177,39 @@ def _parser() -> argparse.ArgumentParser:
     equivalence.add_argument(
         "-o", "--output", default=None, help="file to write (default FIRST_RESULTS_DIR/equivalence.jsonl)"
     )
+    translate = commands.add_parser(
+        "translate",
+        parents=[common],
+        help="the same layer's padding in other frameworks: their spellings, and the cases that prove them",
+    )
+    translate.add_argument(
+        "--from", dest="source", required=True, help="the framework you have: torch, onnx, tf, jax, keras"
+    )
+    translate.add_argument(
+        "--padding",
+        required=True,
+        help="its padding word (same, valid, same_upper, ...), or per axis an int (torch) or begin.end pair (1.2x0.0)",
+    )
+    translate.add_argument("--kernel", required=True, help="kernel size, per axis as 4 or 4x4")
+    translate.add_argument("--stride", default="1", help="stride, per axis (default 1)")
+    translate.add_argument("--input", required=True, help="input spatial size, per axis as 16 or 16x16")
+    translate.add_argument("--dilation", default="1", help="dilation, per axis (default 1)")
+    translate.add_argument("--output-padding", default=None, help="its output_padding, per axis")
+    translate.add_argument(
+        "--output-size", default=None, help="its output size (tf.nn's and ONNX's output_shape), per axis"
+    )
+    translate.add_argument(
+        "--use-consistent-padding",
+        default=None,
+        choices=["true", "false"],
+        help="jax's pairs: read as the forward conv's pads (true) or the dilated input's (false, jax's default)",
+    )
+    translate.add_argument(
+        "--to", action="append", default=[], help="a framework to translate to (repeatable; default every other)"
+    )
+    translate.add_argument(
+        "--results", action="append", default=[], metavar="DIR", help="result files or directories to find proofs in"
+    )
     commands.add_parser(
         "capabilities",
         parents=[common],
@@ -218,6 +261,47 @@ def capabilities_table() -> str:
 
     loaded = {name: adapters.load(name) for name in adapters.BUILTIN}
     return markdown_table({name: (adapters.capabilities(a), adapters.modes(a)) for name, a in loaded.items()})
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from conformance import porting
+
+    try:
+        rank = len(str(args.input).split("x"))
+        geometry = {
+            name: porting._per_axis(f"--{name.replace('_size', '')}", getattr(args, key), rank)
+            for name, key in (
+                ("input_size", "input"),
+                ("kernel", "kernel"),
+                ("stride", "stride"),
+                ("dilation", "dilation"),
+            )
+        }
+        if min(min(values) for values in geometry.values()) < 1:
+            raise ValueError("--input, --kernel, --stride and --dilation must be at least 1")
+        parameters = {
+            "padding": args.padding,
+            "output_padding": args.output_padding,
+            "output_size": args.output_size,
+            "use_consistent_padding": None
+            if args.use_consistent_padding is None
+            else args.use_consistent_padding == "true",
+        }
+        parameters = {name: value for name, value in parameters.items() if value is not None}
+        records = None
+        if args.results:
+            results = _loaded(args.results)
+            records = [record for run in results.runs for record in run.records]
+        print(porting.translation_text(args.source, parameters, porting.geometry_point(geometry), args.to, records))
+    except ValueError as error:  # the case's and the modes' own rules, said as they say them
+        raise UserError(str(error)) from None
+    return 0
+
+
+def _loaded(paths):
+    from reports.cli import _loaded as loaded
+
+    return loaded(paths)
 
 
 def _equivalence(args: argparse.Namespace) -> int:

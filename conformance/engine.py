@@ -117,6 +117,12 @@ class Options:
     progress: bool | None = None  # None: on a terminal only
     existing: str = "refuse"  # a result file already there: refuse, resume or overwrite (records.ResultFile)
     allow_unavailable: list[str] = field(default_factory=list)  # adapters that may be unavailable; "*": any
+    cases: list[str] = field(default_factory=list)  # case ids to run instead of the profile's
+
+    @property
+    def profile_name(self) -> str:
+        """What the result files name as the profile: "cases" where case ids were given instead of one."""
+        return "cases" if self.cases else self.profile
 
     @property
     def register_dirs(self) -> list[Path]:
@@ -141,6 +147,11 @@ def check(options: Options) -> None:
     repeated = sorted({spec for spec in options.adapters if options.adapters.count(spec) > 1})
     if repeated:
         raise UserError(f"--adapter {repeated[0]!r} given twice: give each adapter once")
+    for case_id in options.cases:
+        try:
+            Case.from_id(case_id)
+        except ValueError as error:
+            raise UserError(f"--case {case_id!r}: {error}") from None
     if options.profile not in PROFILES:
         raise UserError(f"--profile {options.profile!r}: choose one of {', '.join(sorted(PROFILES))}")
     for dtype in options.dtypes:
@@ -163,8 +174,9 @@ def check(options: Options) -> None:
 
 
 def planned_cases(options: Options) -> list[Case]:
-    """The profile's cases narrowed by dtype and shard (before each adapter takes those it speaks)."""
-    cases = profile(options.profile)
+    """The profile's cases, or the ones given by id, narrowed by dtype and shard (before each adapter takes
+    those it speaks)."""
+    cases = [Case.from_id(case_id) for case_id in dict.fromkeys(options.cases)] or profile(options.profile)
     if options.dtypes:
         cases = [case for case in cases if case.dtype in options.dtypes]
     if options.shard:
@@ -190,7 +202,7 @@ def start_adapters(options: Options, workers: list[Worker] | None = None) -> dic
                 timeout=options.case_timeout,
                 register_dir=options.register_dirs,
                 results_dir=options.results,
-                profile=options.profile,
+                profile=options.profile_name,
                 shard=options.shard,
             )
             if not run.info.get("not_loaded"):
@@ -241,7 +253,7 @@ def open_files(options: Options, runs: dict[str, AdapterRun], chosen: dict[str, 
             unnamed = run.info.get("not_loaded") and name_problem(run.name)
             if unnamed or not (run.planned or run.info["unavailable"]):
                 continue
-            file = run.open_file(options.existing, dtypes=options.dtypes, keyword=options.keyword)
+            file = run.open_file(options.existing, dtypes=options.dtypes, keyword=options.keyword, cases=options.cases)
             if not run.info["unavailable"]:
                 left[name] = [case for case in chosen[name] if case.id not in file.recorded]
     except BaseException:
@@ -366,7 +378,7 @@ def _execute(options: Options, out) -> Finished:
             run.stop()
             if run.file is not None:
                 run.file.close()
-    narrowed = bool(options.dtypes or options.keyword or options.shard)
+    narrowed = bool(options.dtypes or options.keyword or options.shard or options.cases)
     problems = register_problems(runs, chosen, narrowed)
     finished = Finished(runs, records, time.perf_counter() - start, problems, startup_seconds=startup)
     finished.unavailable = unavailable_problems(runs, options.allow_unavailable)

@@ -20,6 +20,9 @@ from conformance.case import Case
 PROFILES = {"smoke": 70, "default": 980, "full": 20000}
 # The profiles whose explicit cases are asked backward too (dx, dw, db): a backward twin of each.
 BACKWARD_PROFILES = ("smoke", "default")
+# The profiles whose mode cases are asked with explicit pads too (the porting table's proofs); the full
+# profile's mode grid is a sweep of its own, and a quarter more cases would cost its report the time.
+EXPLICIT_TWIN_PROFILES = ("smoke", "default")
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DTYPE_WEIGHTS = (0.4, 0.3, 0.15, 0.15)
@@ -244,8 +247,9 @@ def must_reject_cases() -> list[Case]:
 
 @cache
 def profile(name: str) -> tuple[Case, ...]:
-    """The cases of a profile, curated first, then the sample, the mode grid, the must-reject cases, and
-    (``BACKWARD_PROFILES``) the backward twins of the curated and sampled cases; stable order, no duplicates."""
+    """The cases of a profile, curated first, then the sample, the mode grid, the must-reject cases,
+    (``BACKWARD_PROFILES``) the backward twins of the curated and sampled cases, and
+    (``EXPLICIT_TWIN_PROFILES``) the explicit-pad twins of the mode grid; stable order, no duplicates."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
     seed = int.from_bytes(hashlib.sha256(f"profile:{name}".encode()).digest()[:8], "little")
@@ -262,6 +266,12 @@ def profile(name: str) -> tuple[Case, ...]:
     if name in BACKWARD_PROFILES:
         for case in explicit:
             twin = replace(case, direction="backward")
+            cases.setdefault(twin.id, twin)
+    # Each mode case's layer spelled with explicit pads at the same point: what torch, ONNX's pads and JAX's
+    # pairs are asked for the same output, so that a porter's translation is backed by results.
+    if name in EXPLICIT_TWIN_PROFILES:
+        for case in mode_cases(name):
+            twin = replace(case, mode="explicit")
             cases.setdefault(twin.id, twin)
     return tuple(cases.values())
 

@@ -89,6 +89,9 @@ class Selection:
 
     dtypes: list[str] = field(metadata=_rule("only these dtypes (empty: every dtype)"))
     keyword: str | None = field(metadata=_rule("the -k expression, if any"))
+    cases: list[str] = field(
+        default_factory=list, metadata=_rule("only these case ids, given with --case (empty: the profile)")
+    )
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,7 @@ def envelope(
     dtypes=(),
     keyword: str | None = None,
     framework: str | None = None,
+    cases=(),
 ) -> Envelope:
     """The first line of a result file; ``shard`` (with ``index`` and ``count``) only for one shard of a run."""
     return Envelope(
@@ -316,7 +320,7 @@ def envelope(
         framework_versions={str(k): str(v) for k, v in versions.items()},
         precision=precision,
         profile=profile,
-        selection=Selection(dtypes=list(dtypes), keyword=keyword),
+        selection=Selection(dtypes=list(dtypes), keyword=keyword, cases=list(cases)),
         shard=None if shard is None else Shard(shard.index, shard.count),
         planned=planned,
         threads=threads,  # per operation in the framework (see adapters.limit_threads)

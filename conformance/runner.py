@@ -158,7 +158,7 @@ class AdapterRun:
     def stop(self) -> None:
         self.worker.stop()
 
-    def open_file(self, existing: str = "refuse", dtypes=(), keyword=None) -> ResultFile:
+    def open_file(self, existing: str = "refuse", dtypes=(), keyword=None, cases=()) -> ResultFile:
         """The adapter's result file, opened before its first case (``existing``: see ``ResultFile``)."""
         if self.file is None:
             header = envelope(
@@ -177,6 +177,7 @@ class AdapterRun:
                 unavailable=self.info["unavailable"],
                 dtypes=dtypes,
                 keyword=keyword,
+                cases=cases,
             )
             self.file = ResultFile(self.results_dir, header, existing=existing)
         return self.file

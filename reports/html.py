@@ -31,7 +31,7 @@ from pathlib import Path
 import jinja2
 from jinja2.utils import htmlsafe_json_dumps
 
-from conformance import modes
+from conformance import modes, porting
 from conformance.case import Case
 from conformance.equivalence import analyse, family_member
 from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING
@@ -192,7 +192,10 @@ def is_unexplained(record: dict) -> bool:
 
 def cell_code(record: dict) -> str:
     """The record's one character in the matrix: its raw outcome and its mark (``RAW``, ``MARKS``)."""
-    return CODES[RAW.index(raw_outcome(record)) + len(RAW) * MARKS.index(mark(record))]
+    return _CODE_OF[raw_outcome(record), mark(record)]
+
+
+_CODE_OF = {(raw, how): CODES[i + len(RAW) * m] for i, raw in enumerate(RAW) for m, how in enumerate(MARKS)}
 
 
 def has_detail(record: dict, violates) -> bool:
@@ -344,14 +347,14 @@ def read_details(out_dir: Path) -> dict[str, dict]:
 def _tally(records) -> dict:
     """Counts by raw outcome (``RAW`` order), each with how many the register explains and how many it no
     longer explains (xpass); and the unexplained ones, which fail a run."""
+    states = Counter((raw_outcome(record), mark(record), is_unexplained(record)) for record in records)
     raw, registered, xpass = Counter(), Counter(), Counter()
     unexplained = 0
-    for record in records:
-        outcome, how = raw_outcome(record), mark(record)
-        raw[outcome] += 1
-        registered[outcome] += how == "registered"
-        xpass[outcome] += how == "xpass"
-        unexplained += is_unexplained(record)
+    for (outcome, how, unexplained_one), n in states.items():
+        raw[outcome] += n
+        registered[outcome] += n * (how == "registered")
+        xpass[outcome] += n * (how == "xpass")
+        unexplained += n * unexplained_one
     return {
         "raw": [{"count": raw[o], "registered": registered[o], "xpass": xpass[o]} for o in RAW],
         "unexplained": unexplained,
@@ -645,6 +648,78 @@ def _error_cell(counts: list[int] | None, label: str, dtype: str) -> dict | None
     return {"bars": bars, "text": text, "cases": sum(counts), "fails": sum(counts[5:])}
 
 
+PORTING = "porting.html"  # the porting table's page, next to index.html
+
+
+def _axes(values) -> str:
+    return "x".join(map(str, values))
+
+
+def _listed(items, most: int = 3) -> str:
+    """The first few items, and how many more: a hover text, not an inventory (the full profile backs a
+    spelling with dozens of cases)."""
+    items = list(items)
+    more = f", and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
+
+
+def porting_rows(results: ResultSet, cases: dict[str, dict] | None = None) -> dict:
+    """The porting table as the page shows it, at the mode grid's points: per point and output window, each
+    framework's spellings that passing records back (with those records), those that ran and did not pass,
+    and why a framework has none (``conformance.porting``)."""
+    cases = case_table(results) if cases is None else cases
+    # The points of the mode grid, where each framework's own spellings and (their explicit twins) the pads of
+    # torch, ONNX and JAX are all asked: a drawn explicit case's point has only explicit spellings recorded.
+    point_of, mode_points = {}, set()
+    for case_id, case in cases.items():
+        fields = case["fields"]
+        if fields["direction"] != "forward" or fields["violates"]:
+            continue
+        point_of[case_id] = tuple(tuple(fields[name]) for name in ("input_size", "kernel", "stride", "dilation"))
+        if fields["mode"] != modes.EXPLICIT:
+            mode_points.add(point_of[case_id])
+    wanted = {case_id for case_id, point in point_of.items() if point in mode_points}
+    table = porting.porting_table((r for _, r in results.records if r["case_id"] in wanted), every_spelling=False)
+    rows = []
+    for point in table:
+        g = point["geometry"]
+        where = f"n={_axes(g['input_size'])} k={_axes(g['kernel'])} s={_axes(g['stride'])} d={_axes(g['dilation'])}"
+        for row in point["meanings"]:
+            m = row["meaning"]
+            crop = f"crop begin {_axes(m['begin'])}, end {_axes(m['end'])}"
+            window = f"{_axes(m['output_size'])} of {_axes(m['full_size'])}: {crop}"
+            if any(m["appended"]):
+                window += f", {_axes(m['appended'])} zeros appended"
+            cells = []
+            for framework in porting.FRAMEWORKS:
+                cell = row["frameworks"][framework]
+                entries = cell["spellings"]
+                cells.append(
+                    {
+                        "backed": [
+                            {
+                                "text": e["text"],
+                                "proof": _listed(f"{b['adapter']}: {b['case_id']}" for b in e["backed_by"]),
+                            }
+                            for e in entries
+                            if e["status"] == "backed"
+                        ],
+                        "failing": [
+                            {
+                                "text": e["text"],
+                                "proof": _listed(f"{b['adapter']}: {b['outcome']}" for b in e["not_passing"]),
+                            }
+                            for e in entries
+                            if e["status"] == "not passing"
+                        ],
+                        "not_run": [e["text"] for e in entries if e["status"] == "not run here"],
+                        "cannot": cell["cannot"],
+                    }
+                )
+            rows.append({"where": where, "window": window, "cells": cells})
+    return {"frameworks": list(porting.FRAMEWORKS), "rows": rows, "counts": porting.table_counts(table)}
+
+
 def environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -693,12 +768,18 @@ def build(results: ResultSet, out_dir: Path, title: str = "Transposed convolutio
                 data_json=script_json(data),
             )
         )
+        porting_page = (
+            environment()
+            .get_template("report_porting.html.j2")
+            .render(title=title, porting=porting_rows(results, cases))
+        )
         details = out_dir / DETAILS
         details.mkdir(parents=True, exist_ok=True)
         for stale in details.glob("chunk-*.js"):  # an earlier build's, which this one may not overwrite
             stale.unlink()
         for number, chunk in chunks.items():
             (out_dir / details_file(number)).write_text(details_script(number, chunk), encoding="utf-8")
+    (out_dir / PORTING).write_text(porting_page, encoding="utf-8")
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from conformance.case import Case
-from conformance.grid import curated, mode_cases, must_reject_cases, profile
+from conformance.grid import EXPLICIT_TWIN_PROFILES, curated, mode_cases, must_reject_cases, profile
 from conformance.invalid import RULES
 
 
 def _explicit(name):
-    """The profile's sampled and curated cases, without the mode grid (which has explicit zero pads too),
-    the must-reject cases and the backward twins."""
+    """The profile's sampled and curated cases, without the mode grid (which has explicit zero pads too) and
+    its explicit twins, the must-reject cases and the backward twins."""
     grid = {case.id for case in mode_cases(name)}
+    if name in EXPLICIT_TWIN_PROFILES:
+        grid |= {replace(case, mode="explicit").id for case in mode_cases(name)}
     return [case for case in profile(name) if case.id not in grid and not case.violates and case.direction == "forward"]
+
+
+def test_every_mode_case_has_its_explicit_twin_at_the_same_point():
+    for name in EXPLICIT_TWIN_PROFILES:
+        ids = {case.id for case in profile(name)}
+        for case in mode_cases(name):
+            twin = replace(case, mode="explicit")
+            assert twin.id in ids and (twin.padding, twin.output_shape) == (case.padding, case.output_shape)
 
 
 def test_profile_sizes():

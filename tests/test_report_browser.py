@@ -228,7 +228,9 @@ def test_markup_in_records_does_not_run_in_chromium(tmp_path):
         messages = [pre.text for pre in driver.find_elements(By.CSS_SELECTOR, "#detail pre")]
         assert messages == [HOSTILE, HOSTILE]  # the message and the repro, as text
         assert f"Divergence hostile-entry: {HOSTILE}" in text and f"warnings: {HOSTILE}" in text
-        headers = [th.get_attribute("textContent") for th in driver.find_elements(By.CSS_SELECTOR, "#matrix-table th.adapter")]
+        headers = [
+            th.get_attribute("textContent") for th in driver.find_elements(By.CSS_SELECTOR, "#matrix-table th.adapter")
+        ]
         assert headers == ["alpha (alpha 1.0)", f"alpha (alpha {HOSTILE})"]
         assert driver.execute_script("return window.pwned") is None
 
@@ -323,8 +325,8 @@ def test_the_porters_first_screens_in_chromium(tmp_path):
         driver.find_element(By.ID, "clear-filters").click()
         sticky = (
             "const box = document.querySelector('.matrix-wrap'); box.scrollTop = 600;"
-            "return [box.getBoundingClientRect().top, document.querySelector('#matrix-head th').getBoundingClientRect().top,"
-            " box.scrollTop]"
+            "const th = document.querySelector('#matrix-head th');"
+            "return [box.getBoundingClientRect().top, th.getBoundingClientRect().top, box.scrollTop]"
         )
         box_top, head_top, scrolled = driver.execute_script(sticky)
         assert scrolled > 0 and abs(head_top - box_top) < 2  # scrolled, and the header still at the top
@@ -344,7 +346,9 @@ def test_the_porters_first_screens_in_chromium(tmp_path):
         outcome.select_by_value("group:refused")
         assert driver.execute_script(shown) == [op.id]  # beta refused it
         refused = driver.find_element(By.CSS_SELECTOR, "#matrix-body td.cell.m-registered")
-        assert refused.get_attribute("data-outcome") == "rejected" and refused.get_attribute("data-mark") == "registered"
+        assert (
+            refused.get_attribute("data-outcome") == "rejected" and refused.get_attribute("data-mark") == "registered"
+        )
 
         # Keyboard: Tab reaches a cell, Enter opens its detail.
         outcome.select_by_value("group:wrong answer")
@@ -375,3 +379,38 @@ def test_the_porters_first_screens_in_chromium(tmp_path):
         cell = driver.find_element(By.CSS_SELECTOR, "table.equivalence td.eq:not(.self)")
         assert cell.text == f"{first['agree']} / {first['differ']} / {first['one_refuses']}"
         assert driver.save_screenshot(str(artifacts / "report-equivalence.png"))
+
+
+def test_the_porting_table_in_chromium(tmp_path):
+    """The report's porting page: a row per geometry and window, each framework's proved spellings (with the
+    proving cases on hover), found by the search box."""
+    from selenium.webdriver.common.by import By
+
+    import adapters
+    from conformance.runner import given_to
+
+    point = [c for c in profile("smoke") if c.input_size == (5,) and c.kernel == (3,) and c.stride == (1,)]
+    point = [c for c in point if not c.violates and c.direction == "forward" and c.groups == 1]
+    for name in ("jax", "torch", "keras-jax"):
+        adapter = adapters.load(name)
+        mine = [c for c in point if given_to(c, adapter.capabilities, adapters.modes(adapter), False)]
+        write_run(tmp_path / "r", name, mine, mix=(("pass", 1.0),))
+    index = html.build(load([tmp_path / "r"]), tmp_path / "report")
+    artifacts = Path(os.environ.get("CONFORMANCE_ARTIFACTS", ROOT / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with browser.chromium() as driver:
+        driver.set_window_size(1280, 900)
+        driver.get((index.parent / html.PORTING).resolve().as_uri())
+        rows = driver.find_elements(By.CSS_SELECTOR, "#porting-table tbody tr")
+        assert rows and all(row.find_element(By.TAG_NAME, "td").text == "n=5 k=3 s=1 d=1" for row in rows)
+        driver.find_element(By.ID, "porting-search").send_keys("5 of 7: crop begin 1, end 1")
+        shown = [row for row in rows if row.is_displayed()]
+        assert len(shown) == 1 and driver.find_element(By.ID, "porting-info").text == f"1 of {len(rows)} rows"
+        torch = shown[0].find_element(By.CSS_SELECTOR, "td[data-framework='torch'] .proved")
+        assert torch.text == "✓ padding=1, output_padding=0"
+        assert torch.get_attribute("title") == "torch: 1d-n1-ci2-co3-i5-g1-k3-s1-p1.1-op0-d1-b-f32"
+        jax = shown[0].find_element(By.CSS_SELECTOR, "td[data-framework='jax']").text
+        assert '✓ padding="SAME"' in jax
+        keras = shown[0].find_element(By.CSS_SELECTOR, "td[data-framework='keras']").text
+        assert '✓ padding="same", output_padding=None' in keras
+        assert driver.save_screenshot(str(artifacts / "report-porting.png"))

@@ -382,7 +382,7 @@ def test_the_report_is_the_same_bytes_for_the_same_results_and_a_rebuild_drops_o
     assert built == files(tmp_path / "two") and len(built) > 3
     write_run(tmp_path / "fewer", "alpha", CASES[:3], mix=(("value_mismatch", 1.0),))
     html.build(load([tmp_path / "fewer"]), tmp_path / "one")
-    assert sorted(files(tmp_path / "one")) == ["details/chunk-0000.js", "index.html"]
+    assert sorted(files(tmp_path / "one")) == ["details/chunk-0000.js", "index.html", "porting.html"]
 
 
 def test_markup_in_records_is_escaped_on_the_page_and_in_the_details_files(tmp_path):

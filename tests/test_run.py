@@ -115,6 +115,24 @@ def test_an_unmatched_register_entry_fails_a_complete_run(tmp_path):
     assert "register entry 'ghost' matched no case of this run" in completed.stdout
 
 
+def test_cases_given_by_id_run_alone_at_any_geometry(tmp_path):
+    # A 16-long input is in no profile: --case runs it all the same (what translate's "to prove it" asks); the
+    # flipped kernel is caught where the kernel is not symmetric and passes a 1x1 one.
+    wanted = [
+        "1d-n1-ci2-co3-i16-g1-k4-s2-p1.1-op0-d1-b-f32",
+        "2d-n1-ci1-co1-i2x2-g1-k1x1-s1x1-p0.0x0.0-op0x0-d1x1-nb-f64",
+    ]
+    register = _register_one_xfail(tmp_path, "ghost", "batch = 99")  # matches nothing: a narrowed run says nothing
+    completed, files = _run(tmp_path, "--adapter", "tests.plugin_adapters:FlippedKernel", "--register", str(register),
+                            *(part for case_id in wanted for part in ("--case", case_id)))  # fmt: skip
+    ((envelope, records),) = files.values()
+    assert [r["case_id"] for r in records] == wanted and [r["outcome"] for r in records] == ["value_mismatch", "pass"]
+    assert envelope["profile"] == "cases" and envelope["selection"]["cases"] == wanted
+    assert completed.returncode == 1 and "ghost" not in completed.stdout  # the flipped kernel, not the register
+    bad, _ = _run(tmp_path, "--adapter", "tests.plugin_adapters:Correct", "--case", "2d-n1-oops")
+    assert bad.returncode == 2 and bad.stderr.startswith("python -m conformance run: error: --case '2d-n1-oops': ")
+
+
 def test_an_xfail_that_passes_fails_the_run(tmp_path):
     register = _register_one_xfail(tmp_path, "stale", "rank = 1")
     completed, files = _run(
