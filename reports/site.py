@@ -233,14 +233,18 @@ def explained(run: dict, case_id: str) -> bool:
 
 
 def tally(run: dict) -> dict:
-    """The pass rate, as three shares that add up to the cases run: conforms (the framework's answer is right),
-    registered divergences (not right, and the register explains why) and unexplained (not right, and nothing
-    explains it). The suite's own errors are never the framework's: they are counted apart."""
+    """The pass rate, as three shares that add up to the cases judged: conforms (the framework's answer is
+    right), registered divergences (not right, and the register explains why) and unexplained (not right,
+    and nothing explains it). Counted apart: the suite's own errors (never the framework's), and the cases
+    the adapter's API cannot express (``unsupported``: there is no answer to judge)."""
     counts = Counter()
     for case_id, outcome in run["outcomes"].items():
+        raw = raw_outcome(run, case_id)
         if outcome == "suite_error":
             counts["suite errors"] += 1
-        elif GROUP_OF[raw_outcome(run, case_id)] == "right":
+        elif raw == "unsupported":
+            counts["cannot express"] += 1
+        elif GROUP_OF[raw] == "right":
             counts["conforms"] += 1
         elif explained(run, case_id):
             counts["registered"] += 1
@@ -248,7 +252,7 @@ def tally(run: dict) -> dict:
             counts["unexplained"] += 1
     judged = counts["conforms"] + counts["registered"] + counts["unexplained"]
     shares = {f"{key}_share": counts[key] / judged if judged else 0.0 for key in RATES}
-    return {**{key: counts[key] for key in (*RATES, "suite errors")}, **shares, "judged": judged}
+    return {**{key: counts[key] for key in (*RATES, "suite errors", "cannot express")}, **shares, "judged": judged}
 
 
 RATES = ("conforms", "registered", "unexplained")
