@@ -262,10 +262,13 @@ class Worker:
     def launch(self) -> Worker:
         """Start the process without waiting for the framework to load (several can load at once)."""
         parent, child = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_serve, args=(self.spec, child, self.threads), daemon=True)
-        self._process.start()
+        process = _CONTEXT.Process(target=_serve, args=(self.spec, child, self.threads), daemon=True)
+        process.start()
         child.close()
-        self._connection = parent
+        # Both at once, under the lock stop() takes: a stop() from another thread (the run ending as a case
+        # crashes) must never see the process without its pipe.
+        with self._stopping:
+            self._process, self._connection = process, parent
         self._ready = False
         return self
 
@@ -378,9 +381,9 @@ class Worker:
         with self._stopping:
             process, connection = self._process, self._connection
             self._process = self._connection = None
-        if process is not None:
-            # Closing the pipe ends the process's loop; sending it a word could block behind queued cases.
+        if connection is not None:  # closing the pipe ends the process's loop (a word could block behind cases)
             connection.close()
+        if process is not None:
             process.join(2)
             if process.is_alive():
                 process.kill()
