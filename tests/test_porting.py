@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.capabilities import limits
 from conformance import modes, porting
 from conformance.__main__ import main
 from conformance.records import read_result_file
@@ -312,13 +313,27 @@ def test_cli_in_a_process():
 
 @pytest.fixture(scope="module")
 def smoke_records_dir(tmp_path_factory) -> Path:
-    """Real records: torch, ONNX's reference and Keras on JAX, at the smoke grid's point n=5, k=3, s=1."""
+    """Records of torch, ONNX's reference and Keras on JAX at the smoke grid's point n=5, k=3, s=1: each
+    adapter given the cases the runner gives it (its capability table and modes) and refusing what its table
+    cannot express; every other case passes but onnx-reference's NOTSET and VALID with an output_shape below
+    the full output, which it refuses and its register explains (the real adapters' outcomes there, checked
+    on a real run). Written without the frameworks, so that the tests env (which has none) runs these tests."""
+    import adapters
+    from conformance.grid import profile
+    from conformance.runner import given_to
+    from tests.synthetic_results import write_run
+
     results = tmp_path_factory.mktemp("porting-results")
-    command = [sys.executable, "-m", "conformance", "run", "--adapter", "torch", "--adapter", "onnx-reference"]
-    command += ["--adapter", "keras-jax", "--profile", "smoke", "--results", str(results)]
-    command += ["-k", "i5-g1-k3-s1-p and not bwd"]
-    ran = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    assert ran.returncode == 0, ran.stdout + ran.stderr
+    point = [c for c in profile("smoke") if "i5-g1-k3-s1-p" in c.id and c.direction == "forward" and not c.violates]
+    for name in ("torch", "onnx-reference", "keras-jax"):
+        adapter = adapters.load(name)
+        table, asked = adapters.capabilities(adapter), adapters.modes(adapter)
+        given = [c for c in point if given_to(c, table, asked, False)]
+        refused = {c.id: "unsupported" for c in given if limits(table, asked, c)}
+        shorter = [c for c in given if c.mode_spec.output_size and c.mode_spec.output_size < c.geometry.full_size]
+        if name == "onnx-reference":
+            refused |= {c.id: "xfail" for c in shorter if c.mode_spec.padding in ("notset", "valid")}
+        write_run(results, name, given, outcomes=refused, mix=(("pass", 1.0),))
     return results
 
 
