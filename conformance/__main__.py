@@ -269,7 +269,7 @@ def _translate(args: argparse.Namespace) -> int:
     try:
         rank = len(str(args.input).split("x"))
         geometry = {
-            name: porting._per_axis(f"--{name.replace('_size', '')}", getattr(args, key), rank)
+            name: porting.per_axis(f"--{name.replace('_size', '')}", getattr(args, key), rank)
             for name, key in (
                 ("input_size", "input"),
                 ("kernel", "kernel"),

@@ -39,7 +39,7 @@ FRAMEWORKS = ("keras", "tf", "jax", "onnx")
 # Modes whose pads are the case's own explicit fields; the mode only says how to pass them.
 FREE_PADS = {EXPLICIT, "jax_legacy"}
 
-_PADDINGS = {
+PADDINGS = {
     "keras": ("same", "valid"),
     "tf": ("same", "valid"),
     "jax": ("same", "valid", "legacy"),
@@ -48,7 +48,7 @@ _PADDINGS = {
 # Padding words that an API does not document for its transposed convolution, though it may know them
 # elsewhere (Keras's Conv1D 'causal', lax's 'SAME_LOWER'): they appear only in must-reject cases.
 UNDOCUMENTED = {"keras": ("causal", "full"), "tf": ("full",), "jax": ("same_lower",), "onnx": ("full",)}
-_WORDS = sorted({word for table in (_PADDINGS, UNDOCUMENTED) for words in table.values() for word in words}, key=len)
+_WORDS = sorted({word for table in (PADDINGS, UNDOCUMENTED) for words in table.values() for word in words}, key=len)
 _TOKEN = re.compile(
     rf"^(?P<framework>{'|'.join(FRAMEWORKS)})_(?P<padding>{'|'.join(reversed(_WORDS))})"
     r"(?:_o(?P<output_size>\d+(?:x\d+)*))?"
@@ -77,7 +77,7 @@ class Mode:
 
     @property
     def documented(self) -> bool:
-        return self.framework == EXPLICIT or self.padding in _PADDINGS[self.framework]
+        return self.framework == EXPLICIT or self.padding in PADDINGS[self.framework]
 
     @property
     def kind(self) -> str:
@@ -108,8 +108,8 @@ def parse(token: str, rank: int) -> Mode:
     if match is None:
         raise ValueError(f"mode {token!r} is not a mode token (see conformance.modes)")
     framework, padding = match["framework"], match["padding"]
-    if padding not in _PADDINGS[framework] + UNDOCUMENTED[framework]:
-        raise ValueError(f"mode {token!r}: {framework} has no padding {padding!r}; it has {_PADDINGS[framework]}")
+    if padding not in PADDINGS[framework] + UNDOCUMENTED[framework]:
+        raise ValueError(f"mode {token!r}: {framework} has no padding {padding!r}; it has {PADDINGS[framework]}")
     sizes = {
         name: tuple(int(v) for v in match[name].split("x")) if match[name] else None
         for name in ("output_size", "output_padding")

@@ -327,9 +327,9 @@ def _mode_tokens(family: str, point: Point, meaning: Meaning) -> list[str]:
     wanted = [(*pair, appended) for pair, appended in zip(*meaning)]
     tokens = []
     for sized, padded in ((False, False), (False, True), (True, False), (True, True)):
-        # modes.py keeps each framework's documented padding words in _PADDINGS; the free-pads modes
+        # modes.PADDINGS holds each framework's documented padding words; the free-pads modes
         # (jax_legacy) are explicit pads, asked as such.
-        for padding in modes._PADDINGS[family]:
+        for padding in modes.PADDINGS[family]:
             form = modes.Mode(family, padding, length if sized else None, (0,) * point.rank if padded else None)
             if form.kind in modes.FREE_PADS:
                 continue
@@ -461,7 +461,7 @@ def _crops(meaning: Meaning) -> str:
 SOURCE_PARAMETERS = ("padding", "output_padding", "output_size", "use_consistent_padding")
 
 
-def _per_axis(name: str, value, rank: int, pairs: bool = False) -> tuple | None:
+def per_axis(name: str, value, rank: int, pairs: bool = False) -> tuple | None:
     """Per-axis values from an int, a sequence, or text as in case ids: ``4`` or ``4x4`` (``pairs``: also
     ``begin.end`` per axis, ``1.2`` or ``1.2x0.0``); None stays None."""
     if value is None:
@@ -489,8 +489,8 @@ def source_case(framework: str, parameters: dict, point: Point, variant: dict | 
     unknown = sorted(set(parameters) - set(SOURCE_PARAMETERS))
     if unknown:
         raise ValueError(f"unknown parameters {unknown}: give {', '.join(SOURCE_PARAMETERS)}")
-    output_padding = _per_axis("output_padding", parameters.get("output_padding"), point.rank)
-    output_size = _per_axis("output_size", parameters.get("output_size"), point.rank)
+    output_padding = per_axis("output_padding", parameters.get("output_padding"), point.rank)
+    output_size = per_axis("output_size", parameters.get("output_size"), point.rank)
     if output_size is not None and min(output_size) < 1:
         raise ValueError(f"output size {list(output_size)}: each must be at least 1")
     if output_padding is not None and min(output_padding) < 0:
@@ -501,7 +501,7 @@ def source_case(framework: str, parameters: dict, point: Point, variant: dict | 
     padding = parameters.get("padding")
     if isinstance(padding, str) and padding.replace("_", "").isalpha():
         return _mode_source(framework, padding, output_size, output_padding, point, variant)
-    pads = _per_axis("padding", 0 if padding is None else padding, point.rank, pairs=True)
+    pads = per_axis("padding", 0 if padding is None else padding, point.rank, pairs=True)
     pairs = tuple(pad if isinstance(pad, tuple) else (pad, pad) for pad in pads)
     if framework == "jax":
         if output_padding is not None or output_size is not None:
@@ -531,8 +531,8 @@ def _mode_source(framework, word, output_size, output_padding, point, variant) -
     family = mode_family(framework)
     if family is None:
         raise ValueError(f"{framework} has no padding words ({word!r}): give one padding per axis (an int)")
-    # modes.py keeps each framework's documented words in _PADDINGS; free-pads words take explicit pads.
-    words = [w for w in modes._PADDINGS[family] if f"{family}_{w}" not in modes.FREE_PADS]
+    # modes.PADDINGS: each framework's documented words; free-pads words take explicit pads.
+    words = [w for w in modes.PADDINGS[family] if f"{family}_{w}" not in modes.FREE_PADS]
     if word.lower() not in words:
         raise ValueError(f"{framework} has no padding {word!r}; it has {', '.join(repr(w) for w in words)}")
     token = modes.Mode(family, word.lower(), output_size, output_padding).token

@@ -35,7 +35,7 @@ class Feature:
 
 
 def _mode_family(framework: str) -> Feature:
-    kinds = [f"{framework}_{padding}" for padding in modes._PADDINGS[framework]]
+    kinds = [f"{framework}_{padding}" for padding in modes.PADDINGS[framework]]
     return Feature(
         f"mode-{framework}",
         f"{framework} padding modes",
