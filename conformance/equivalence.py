@@ -22,7 +22,7 @@ from pathlib import Path
 
 from conformance.case import Case
 from conformance.errors import UserError, schema_problem
-from conformance.records import PASSING, SCHEMA_VERSION, file_kind, read_result_file
+from conformance.records import PASSING, SCHEMA_VERSION, file_kind, raw_outcome, read_result_file
 
 MISMATCHING = ("shape_mismatch", "value_mismatch")
 
@@ -53,7 +53,7 @@ def family_member(case: Case) -> tuple[str, str] | None:
 
 def _window(record: dict, case: Case) -> dict | None:
     """The window of the full output the adapter returned: begin and length per axis; None if refused."""
-    outcome = record.get("raw_outcome", record["outcome"])  # what the framework did, before the register
+    outcome = raw_outcome(record)
     values_right = outcome == "dtype_mismatch" and record["metrics"].get("values") == "pass"
     if outcome in PASSING or values_right:  # a wrong dtype with the right values still returns the window
         return {"begin": [b for b, _ in case.padding], "length": list(case.geometry.output_size)}
@@ -86,7 +86,7 @@ def analyse(records: list[dict]) -> list[dict]:
         members[(family, f"{record['adapter']}: {spelled}")][point] = (
             _window(record, case),
             case.id,
-            record.get("raw_outcome", record["outcome"]),
+            raw_outcome(record),
         )
     results = []
     for family in ("same", "valid"):

@@ -30,7 +30,7 @@ from adapters.capabilities import OUTPUT_PADDING, PADS, limits
 from conformance import modes
 from conformance.case import Case
 from conformance.grid import MODE_VARIANTS_PLAIN
-from conformance.records import PASSING
+from conformance.records import PASSING, raw_outcome
 from conformance.runner import given_to
 
 
@@ -609,7 +609,7 @@ def translate(source_framework: str, source_params: dict, geometry, target_frame
 
 def passed(record: dict) -> bool:
     """Whether the framework's output matched the reference (before the register, or after it)."""
-    return record.get("raw_outcome") == "pass" or record["outcome"] in PASSING
+    return raw_outcome(record) == "pass" or record["outcome"] in PASSING
 
 
 @dataclass
@@ -630,7 +630,7 @@ def recorded_spellings(records) -> dict[Point, dict[Spelling, _Seen]]:
     spelled_as: dict[tuple[str, str], tuple] = {}
     for record in records:
         # An adapter that could not express the case spelled nothing; a shape-only one proves no window.
-        if record.get("raw_outcome") == "unsupported" or record["adapter"] not in framework_adapters():
+        if raw_outcome(record) == "unsupported" or record["adapter"] not in framework_adapters():
             continue
         key = (_alike()[record["adapter"]], record["case_id"])
         if key not in spelled_as:
@@ -654,7 +654,7 @@ def recorded_refusals(records) -> dict[tuple, str]:
     spelling (``cannot``) is too slow."""
     found: dict[tuple, str] = {}
     for record in records:
-        if record.get("raw_outcome") != "unsupported" or record["adapter"] not in framework_adapters():
+        if raw_outcome(record) != "unsupported" or record["adapter"] not in framework_adapters():
             continue
         case = Case.from_id(record["case_id"])
         key = (Point.of(case), meaning_of(case), framework_adapters()[record["adapter"]])

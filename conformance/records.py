@@ -58,6 +58,13 @@ OUTCOME_GROUPS = {
     "suite error": ("suite_error",),
 }
 GROUP_OF = {outcome: group for group, outcomes in OUTCOME_GROUPS.items() for outcome in outcomes}
+
+
+def raw_outcome(record: dict) -> str:
+    """What the framework did, before the register (a record written before there was one: its outcome)."""
+    return record.get("raw_outcome", record["outcome"])
+
+
 # An adapter's name becomes a file name, a pytest id and a page name: letters, digits, and . _ + - inside.
 SAFE_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,98}[A-Za-z0-9_+])?$"
 

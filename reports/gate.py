@@ -24,7 +24,7 @@ from pathlib import Path
 
 from conformance.case import ID_PATTERN
 from conformance.errors import UserError, document_schema, read_document
-from conformance.records import OUTCOMES, PASSING, SAFE_NAME
+from conformance.records import OUTCOMES, PASSING, SAFE_NAME, raw_outcome
 from reports.results import ResultSet
 
 FORMAT = "transposed-convolution-conformance-baseline"
@@ -63,7 +63,7 @@ class Verdict:
 def describe(record: dict) -> str:
     """The outcome, with what the new outcomes need said on one line."""
     outcome, metrics = record["outcome"], record.get("metrics") or {}
-    raw = record.get("raw_outcome", outcome)
+    raw = raw_outcome(record)
     if raw == "dtype_mismatch":
         return f"{outcome} (output dtype {metrics.get('output_dtype')}, the case's is {metrics.get('expected_dtype')})"
     if raw == "accepted_invalid":

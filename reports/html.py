@@ -34,7 +34,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from conformance import modes, porting
 from conformance.case import Case
 from conformance.equivalence import analyse, family_member
-from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING
+from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING, raw_outcome
 from reports.results import ResultSet, scope_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -169,11 +169,6 @@ def gradient_rows(metrics: dict) -> list[dict] | None:
     return rows
 
 
-def raw_outcome(record: dict) -> str:
-    """What the framework did, before the register (older records without one: the outcome itself)."""
-    return record.get("raw_outcome", record["outcome"])
-
-
 def mark(record: dict) -> str:
     """How the register is involved in a record: not at all, it explains it, or it expected a failure that no
     longer happens (xpass). A pass that a non-strict entry matched needed no explaining: no mark; a pass
@@ -213,7 +208,7 @@ def _detail(record: dict, strings: _Strings) -> dict:
         del metrics["gradients"]  # the detail's "gradients" carries them, each with its outcome
     return {
         "outcome": record["outcome"],
-        "raw": record.get("raw_outcome", record["outcome"]),
+        "raw": raw_outcome(record),
         "explained": record.get("explained", record["outcome"] in PASSING),
         "metrics": metrics,
         "message": strings(message),
@@ -427,7 +422,7 @@ def register(results: ResultSet) -> dict:
             elif outcome == "xpass":
                 key = "xpass"
             else:
-                key = record.get("raw_outcome", outcome)
+                key = raw_outcome(record)
             tallies[divergence["id"]][run.label][key] += 1
     totals = {run.label: len(run.records) for run in results.runs}
     used = set().union(*(tally for by_adapter in tallies.values() for tally in by_adapter.values()))
