@@ -46,6 +46,21 @@ BUILTIN = {
     "tf-nn": "adapters.tensorflow_nn:TensorflowNN",
     "tf-nn-explicit-pads": "adapters.tensorflow_nn:TensorflowNNExplicitPads",
     "jax": "adapters.jax_lax:JaxLax",
+    # Other paths users take to the same operation: each its own adapter, side by side in the matrix.
+    "torch-module": "adapters.pytorch:TorchModule",
+    "torch-channels-last": "adapters.pytorch:TorchChannelsLast",
+    "torch-unbatched": "adapters.pytorch:TorchUnbatched",
+    "torch-compile": "adapters.pytorch:TorchCompile",
+    "tf-nn-xla": "adapters.tensorflow_nn:TensorflowNNXla",
+    "onnxruntime-unoptimized": "adapters.onnx_runtimes:OnnxRuntimeUnoptimized",
+    "onnxruntime-optimized": "adapters.onnx_runtimes:OnnxRuntimeOptimized",
+    "onnxruntime-opset11": "adapters.onnx_runtimes:OnnxRuntimeOpset11",
+    "flax-linen": "adapters.flax_layers:FlaxLinen",
+    "flax-linen-transpose-kernel": "adapters.flax_layers:FlaxLinenTransposeKernel",
+    "flax-nnx": "adapters.flax_layers:FlaxNNX",
+    "flax-nnx-transpose-kernel": "adapters.flax_layers:FlaxNNXTransposeKernel",
+    "openvino-onnx": "adapters.openvino_runtime:OpenVinoOnnx",
+    "openvino-torch": "adapters.openvino_runtime:OpenVinoTorch",
 }
 CPU_ADAPTERS = (
     "torch",
@@ -61,6 +76,13 @@ CPU_ADAPTERS = (
     "tf-nn",
     "tf-nn-explicit-pads",
     "jax",
+    "torch-module",
+    "torch-channels-last",
+    "torch-unbatched",
+    "onnxruntime-optimized",
+    "onnxruntime-unoptimized",
+    "onnxruntime-opset11",
+    "tf-nn-xla",
 )
 
 

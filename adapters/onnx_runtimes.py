@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters import ShapeOnly, stage, thread_limit
-from adapters.capabilities import Capabilities, require
+from adapters.capabilities import Capabilities, require, why_not
 from adapters.snippets import input_lines
 from conformance import modes
 from conformance.case import Case
@@ -37,6 +37,10 @@ CAPABILITIES = Capabilities(
 # IR version 10 is the one that introduced opset 22; onnx 1.23 would stamp 14, newer than onnxruntime 1.31 reads.
 IR_VERSION = 10
 OPSET = 22  # the newest ConvTranspose schema (adds bfloat16 to its types) that onnx 1.23 and onnxruntime 1.31 know
+# Opset 11 (ConvTranspose-11: float16, float and double only) is what older exporters still write by default;
+# IR version 6 is the one that came with it (https://onnx.ai/onnx/repo-docs/Versioning.html).
+OLD_OPSET, OLD_IR_VERSION = 11, 6
+_OPSET_11_SPEC = "https://onnx.ai/onnx/operators/onnx__ConvTranspose.html#convtranspose-11"
 
 _ELEMENT_TYPES = {"float64": "DOUBLE", "float32": "FLOAT", "float16": "FLOAT16", "bfloat16": "BFLOAT16"}
 
@@ -62,23 +66,29 @@ def node_attributes(case: Case) -> dict:
     return attributes
 
 
-def build_model(case: Case):
+def build_model(case: Case, weights: tuple | None = None, opset: int = OPSET):
     """The one-node ONNX model computing the case: inputs X, W (and B), output Y. Unchecked: whether it is
-    valid is for the consumer to say (the onnx-shape-inference adapter runs the checker)."""
-    from onnx import TensorProto, helper
+    valid is for the consumer to say (the onnx-shape-inference adapter runs the checker).
+
+    ``weights`` (w, bias) makes W and B constant initializers, as in an exported model, which is what lets a
+    runtime's optimizer pre-pack or re-lay them out; otherwise they are graph inputs.
+    """
+    from onnx import TensorProto, helper, numpy_helper
 
     element = getattr(TensorProto, _ELEMENT_TYPES[case.dtype])
-    inputs = [
-        helper.make_tensor_value_info("X", element, list(case.input_shape)),
-        helper.make_tensor_value_info("W", element, list(case.weight_shape)),
-    ]
-    if case.bias:
-        inputs.append(helper.make_tensor_value_info("B", element, [case.out_channels]))
-    node = helper.make_node("ConvTranspose", [i.name for i in inputs], ["Y"], **node_attributes(case))
+    names = ["X", "W"] + (["B"] if case.bias else [])
+    shapes = [list(case.input_shape), list(case.weight_shape), [case.out_channels]]
+    inputs = [helper.make_tensor_value_info(n, element, s) for n, s in zip(names, shapes)]
+    initializers = []
+    if weights is not None:
+        inputs = inputs[:1]
+        initializers = [numpy_helper.from_array(array, n) for n, array in zip(names[1:], weights) if array is not None]
+    node = helper.make_node("ConvTranspose", names, ["Y"], **node_attributes(case))
     # The output's rank only: its sizes are for the runtime to compute, not for this suite to suggest.
     output = helper.make_tensor_value_info("Y", element, [None] * (case.rank + 2))
-    graph = helper.make_graph([node], "conv_transpose", inputs, [output])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    graph = helper.make_graph([node], "conv_transpose", inputs, [output], initializer=initializers)
+    ir_version = OLD_IR_VERSION if opset == OLD_OPSET else IR_VERSION
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version)
 
 
 def _feeds(x, w, bias) -> dict:
@@ -88,28 +98,45 @@ def _feeds(x, w, bias) -> dict:
     return feeds
 
 
-def _model_lines(case: Case) -> list[str]:
+def _model_lines(case: Case, constant_weights: bool = False, opset: int = OPSET) -> list[str]:
     element = _ELEMENT_TYPES[case.dtype]
     names = ["X", "W"] + (["B"] if case.bias else [])
     shapes = [list(case.input_shape), list(case.weight_shape)] + ([[case.out_channels]] if case.bias else [])
-    return [
-        "from onnx import TensorProto, helper",
-        f"inputs = [helper.make_tensor_value_info(n, TensorProto.{element}, s) for n, s in {list(zip(names, shapes))}]",
+    graph_inputs = 1 if constant_weights else len(names)
+    ir_version = OLD_IR_VERSION if opset == OLD_OPSET else IR_VERSION
+    lines = [
+        "from onnx import TensorProto, helper, numpy_helper",
+        f"inputs = [helper.make_tensor_value_info(n, TensorProto.{element}, s) "
+        f"for n, s in {list(zip(names, shapes))[:graph_inputs]}]",
         f"node = helper.make_node('ConvTranspose', {names}, ['Y'], **{node_attributes(case)})",
         f"output = helper.make_tensor_value_info('Y', TensorProto.{element}, {[None] * (case.rank + 2)})",
-        "graph = helper.make_graph([node], 'conv_transpose', inputs, [output])",
-        f"model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', {OPSET})], ir_version={IR_VERSION})",
-        "feeds = {'X': x, 'W': w}" + (" | {'B': bias}" if case.bias else ""),
+    ]
+    if constant_weights:
+        arrays = "w, bias" if case.bias else "w"
+        lines += [
+            f"constants = [numpy_helper.from_array(a, n) for a, n in zip([{arrays}], {names[1:]})]",
+            "graph = helper.make_graph([node], 'conv_transpose', inputs, [output], initializer=constants)",
+        ]
+    else:
+        lines.append("graph = helper.make_graph([node], 'conv_transpose', inputs, [output])")
+    feeds = "{'X': x}" if constant_weights else "{'X': x, 'W': w}" + (" | {'B': bias}" if case.bias else "")
+    return lines + [
+        f"model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', {opset})], ir_version={ir_version})",
+        f"feeds = {feeds}",
     ]
 
 
 class OnnxRuntime:
-    """One execution provider of onnxruntime; subclasses name the provider."""
+    """One execution provider of onnxruntime; subclasses name the provider and the path: the optimization
+    level, whether the weights are constants, and the opset."""
 
     framework = "onnxruntime"
     modes = (modes.EXPLICIT, "onnx")
     provider = "CPUExecutionProvider"
     capabilities = CAPABILITIES
+    optimization = None  # a GraphOptimizationLevel name; None: onnxruntime's default (ORT_ENABLE_ALL)
+    constant_weights = False
+    opset = OPSET
 
     def availability(self) -> str | None:
         try:
@@ -131,12 +158,16 @@ class OnnxRuntime:
         return {
             "onnxruntime": onnxruntime.__version__,
             "onnx": onnx.__version__,
-            "opset": str(OPSET),
-            "ir_version": str(IR_VERSION),
+            "opset": str(self.opset),
+            "ir_version": str(OLD_IR_VERSION if self.opset == OLD_OPSET else IR_VERSION),
         }
 
     def precision(self) -> dict:
-        return {"provider": self.provider, "graph_optimization_level": "ORT_ENABLE_ALL (default)"}
+        return {
+            "provider": self.provider,
+            "graph_optimization_level": self.optimization or "ORT_ENABLE_ALL (default)",
+            "weights": "constant initializers" if self.constant_weights else "graph inputs",
+        }
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         require(self, case)
@@ -147,25 +178,33 @@ class OnnxRuntime:
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 4
         options.intra_op_num_threads = thread_limit() or 0  # 0: onnxruntime's default, one per core
+        if self.optimization:
+            options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, self.optimization)
+        model = build_model(case, (w, bias) if self.constant_weights else None, self.opset)
         with stage("construction"):  # a provider without a kernel for the dtype refuses here (NOT_IMPLEMENTED)
-            session = onnxruntime.InferenceSession(
-                build_model(case).SerializeToString(), options, providers=[self.provider]
-            )
+            session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[self.provider])
         quiet = onnxruntime.RunOptions()
         quiet.log_severity_level = 4
+        feeds = {"X": x} if self.constant_weights else _feeds(x, w, bias)
         with stage("call"):
-            return session.run(None, _feeds(x, w, bias), quiet)[0]
+            return session.run(None, feeds, quiet)[0]
 
     def repro(self, case: Case) -> str:
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
+        session = [f"session = onnxruntime.InferenceSession(model.SerializeToString(), providers=[{self.provider!r}])"]
+        if self.optimization:
+            session = [
+                "options = onnxruntime.SessionOptions()",
+                f"options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.{self.optimization}",
+                "session = onnxruntime.InferenceSession(",
+                f"    model.SerializeToString(), options, providers=[{self.provider!r}])",
+            ]
         return "\n".join(
             input_lines(case)
-            + _model_lines(case)
-            + [
-                "import onnxruntime",
-                f"session = onnxruntime.InferenceSession(model.SerializeToString(), providers=[{self.provider!r}])",
-                "y = session.run(None, feeds)[0]",
-                "print(y.shape, y)",
-            ]
+            + _model_lines(case, self.constant_weights, self.opset)
+            + ["import onnxruntime", *session, "y = session.run(None, feeds)[0]", "print(y.shape, y)"]
         )
 
 
@@ -179,6 +218,32 @@ class OnnxRuntimeCUDA(OnnxRuntime):
     name = "onnxruntime-cuda"
     device = "cuda"
     provider = "CUDAExecutionProvider"
+
+
+class OnnxRuntimeOptimized(OnnxRuntimeCPU):
+    """The model as an exporter writes it (W and B constant) with every graph optimization on: onnxruntime
+    may then pre-pack the weights and change layouts (https://onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html)."""
+
+    name = "onnxruntime-optimized"
+    optimization = "ORT_ENABLE_ALL"
+    constant_weights = True
+
+
+class OnnxRuntimeUnoptimized(OnnxRuntimeOptimized):
+    """The same model with every graph optimization off."""
+
+    name = "onnxruntime-unoptimized"
+    optimization = "ORT_DISABLE_ALL"
+
+
+class OnnxRuntimeOpset11(OnnxRuntimeCPU):
+    """The model at opset 11, as older exporters still write it (ConvTranspose-11 has no bfloat16)."""
+
+    name = "onnxruntime-opset11"
+    opset = OLD_OPSET
+    capabilities = CAPABILITIES.but(
+        source=_OPSET_11_SPEC, dtypes=("float64", "float32", "float16"), rejects=dict(CAPABILITIES.rejects)
+    )
 
 
 class _OnnxPackage:

@@ -211,3 +211,63 @@ class TensorflowNNExplicitPads(TensorflowNN):
     modes = (modes.EXPLICIT,)
     capabilities = _EXPLICIT_PADS
     explicit_pads = True
+
+
+class TensorflowNNXla(TensorflowNN):
+    """The same tf.nn calls inside ``tf.function(jit_compile=True)``: XLA compiles them, and XLA's CPU
+    convolution is not the eager kernel (TensorFlow docs, tf.function: jit_compile "compiles the function
+    using XLA"; https://www.tensorflow.org/xla). One function per case: its sizes are Python constants."""
+
+    name = "tf-nn-xla"
+
+    def precision(self) -> dict:
+        return {**super().precision(), "jit_compile": True}
+
+    def _call(self, case: Case, x, kernel, bias):
+        tf = self._tf()
+        tf.get_logger().setLevel("ERROR")  # a function per case is by design: no retracing warnings
+        eager = super()._call
+        compiled = tf.function(lambda x, kernel, bias: eager(case, x, kernel, bias), jit_compile=True)
+        return compiled(x, kernel, bias)
+
+    def repro(self, case: Case) -> str:
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
+        padding, size = tf_arguments(case, self.explicit_pads)
+        rank = case.rank
+        lines = input_lines(case) + [
+            "import tensorflow as tf",
+            "@tf.function(jit_compile=True)",
+            "def conv(x, w, bias=None):",
+            f"    y = tf.nn.conv{rank}d_transpose(",
+            f"        x, w, output_shape={[case.batch, *size, case.out_channels]}, strides={list(case.stride)},",
+            f"        padding={padding!r}, dilations={list(case.dilation)})",
+            "    return y if bias is None else tf.nn.bias_add(y, bias)",
+        ]
+        arguments = "x, w, bias" if case.bias else "x, w"
+        if case.direction == "forward":
+            return "\n".join(
+                lines
+                + [
+                    f"x, w = np.moveaxis(x, 1, -1), np.transpose(w, {spatial_out_in_axes(rank)})  # channels last",
+                    f"y = np.moveaxis(conv({arguments}).numpy(), -1, 1)  # back to (N, C_out, *spatial)",
+                    "print(y.shape, y)",
+                ]
+            )
+        sources = f"[{arguments}]"
+        return "\n".join(
+            lines
+            + [
+                f"{arguments}, dy = "
+                + ", ".join(f"tf.constant({a})" for a in arguments.split(", "))
+                + ", tf.constant(dy)",
+                "with tf.GradientTape() as tape:",
+                f"    tape.watch({sources})",
+                f"    y = conv(tf.transpose(x, {_CHANNELS_LAST[rank]}), tf.transpose(w, {spatial_out_in_axes(rank)})"
+                + (", bias)" if case.bias else ")"),
+                f"    y = tf.transpose(y, {_CHANNELS_FIRST[rank]})  # back to (N, C_out, *spatial)",
+                f"grads = tape.gradient(y, {sources}, output_gradients=dy)",
+                "print([g.shape for g in grads], grads)",
+            ]
+        )

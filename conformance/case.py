@@ -147,6 +147,7 @@ class Case:
         """A framework mode fixes padding and output_padding to its documented meaning."""
         mode = modes.parse(self.mode, self.rank)
         if mode.token in modes.FREE_PADS:
+            modes.check_free_pads(mode, self.padding, self.output_padding, self.stride)
             return
         padding, output_padding = modes.meaning(mode, self.input_size, self.kernel, self.stride, self.dilation)
         given = modes.normal_form(self.padding, self.output_padding)

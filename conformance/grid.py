@@ -13,7 +13,7 @@ from functools import cache
 
 import numpy as np
 
-from conformance import invalid
+from conformance import invalid, models
 from conformance.case import Case
 
 # Sampled cases, on top of the curated ones. default: at least 1,000 explicit cases.
@@ -194,10 +194,16 @@ def _legacy_pads(kernel, dilation) -> list[tuple]:
     return [tuple((0, 0) for _ in reach), tuple((r, r) for r in reach), tuple((r + 1, 0) for r in reach)]
 
 
+def _module_pads(kernel, dilation) -> list[tuple]:
+    """One padding per axis for the torch_output_size mode: none, and half the dilated kernel's reach."""
+    half = [d * (k - 1) // 2 for k, d in zip(kernel, dilation)]
+    return sorted({tuple((0, 0) for _ in half), tuple((h, h) for h in half)})
+
+
 def _takes_groups(token: str) -> bool:
     # ONNX takes groups with every auto_pad; JAX's grouped form takes explicit pads only, so its strings
     # with groups show that limit.
-    return token.startswith(("onnx_", "jax_"))
+    return token.startswith(("onnx_", "jax_", "torch_"))
 
 
 def mode_cases(name: str) -> list[Case]:
@@ -225,6 +231,13 @@ def mode_cases(name: str) -> list[Case]:
         asks = [(token, {}) for token in tokens] + [
             ("jax_legacy", dict(padding=p, output_padding=op)) for p, op in legacy
         ]
+        # torch's module asked for an output size: no padding and half the kernel's reach, each output length
+        # its output_padding allows.
+        asks += [
+            ("torch_output_size", dict(padding=p, output_padding=op))
+            for p in _module_pads(kernel, dilation)
+            for op in sorted({(0,) * len(stride), tuple(s - 1 for s in stride)})
+        ]
         for token, pads in asks:
             variants = [plain, variant] if groups > 1 and _takes_groups(token) else [plain]
             for fields in variants:
@@ -248,8 +261,9 @@ def must_reject_cases() -> list[Case]:
 @cache
 def profile(name: str) -> tuple[Case, ...]:
     """The cases of a profile, curated first, then the sample, the mode grid, the must-reject cases,
-    (``BACKWARD_PROFILES``) the backward twins of the curated and sampled cases, and
-    (``EXPLICIT_TWIN_PROFILES``) the explicit-pad twins of the mode grid; stable order, no duplicates."""
+    (``BACKWARD_PROFILES``) the backward twins of the curated and sampled cases,
+    (``EXPLICIT_TWIN_PROFILES``) the explicit-pad twins of the mode grid, and the model layers
+    (``models.cases``); stable order, no duplicates."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
     seed = int.from_bytes(hashlib.sha256(f"profile:{name}".encode()).digest()[:8], "little")
@@ -273,16 +287,24 @@ def profile(name: str) -> tuple[Case, ...]:
         for case in mode_cases(name):
             twin = replace(case, mode="explicit")
             cases.setdefault(twin.id, twin)
+    # Last, the transposed convolutions of well-known architectures (conformance/models.py), named by layer.
+    for case in models.cases(name):
+        cases.setdefault(case.id, case)
     return tuple(cases.values())
 
 
 def composition(name: str) -> dict[str, int]:
     """How many cases of each kind a profile holds: explicit-padding forward cases, framework padding-mode
-    cases, must-reject cases and backward cases (the README states these counts)."""
+    cases, must-reject cases, backward cases and model layers (the README states these counts). A model
+    layer's case is counted as a model case only, not as an explicit one too."""
     cases = profile(name)
+    model = {case.id for case in models.cases(name)}
     return {
-        "explicit": sum(c.direction == "forward" and c.mode == "explicit" and not c.violates for c in cases),
+        "explicit": sum(
+            c.direction == "forward" and c.mode == "explicit" and not c.violates and c.id not in model for c in cases
+        ),
         "modes": sum(c.mode != "explicit" and not c.violates for c in cases),
         "must_reject": sum(bool(c.violates) for c in cases),
         "backward": sum(c.direction == "backward" for c in cases),
+        "models": sum(c.id in model for c in cases),
     }

@@ -20,6 +20,9 @@ sizes per spatial axis joined by ``x``):
                                        ONNX ConvTranspose ``auto_pad`` with ``output_padding``
 ``onnx_notset_o9``, ``onnx_same_upper_o9``, ``onnx_same_lower_o9``, ``onnx_valid_o9`` (optionally
 ``_op1``)                              ONNX ConvTranspose ``output_shape`` with that ``auto_pad``
+``torch_output_size``                  the case's explicit (symmetric) pads as ``nn.ConvTranspose{1,2,3}d``'s
+                                       ``padding``, and its output length as ``forward(x, output_size=...)``
+                                       instead of ``output_padding``
 =====================================  ==================================================================
 
 Every meaning below is a per-axis rule ``(n, ke, s) -> (begin, end, output_padding)`` with
@@ -35,19 +38,20 @@ import re
 from dataclasses import dataclass
 
 EXPLICIT = "explicit"
-FRAMEWORKS = ("keras", "tf", "jax", "onnx")
+FRAMEWORKS = ("keras", "tf", "jax", "onnx", "torch")
 # Modes whose pads are the case's own explicit fields; the mode only says how to pass them.
-FREE_PADS = {EXPLICIT, "jax_legacy"}
+FREE_PADS = {EXPLICIT, "jax_legacy", "torch_output_size"}
 
 PADDINGS = {
     "keras": ("same", "valid"),
     "tf": ("same", "valid"),
     "jax": ("same", "valid", "legacy"),
     "onnx": ("same_upper", "same_lower", "valid", "notset"),
+    "torch": ("output_size",),
 }
 # Padding words that an API does not document for its transposed convolution, though it may know them
 # elsewhere (Keras's Conv1D 'causal', lax's 'SAME_LOWER'): they appear only in must-reject cases.
-UNDOCUMENTED = {"keras": ("causal", "full"), "tf": ("full",), "jax": ("same_lower",), "onnx": ("full",)}
+UNDOCUMENTED = {"keras": ("causal", "full"), "tf": ("full",), "jax": ("same_lower",), "onnx": ("full",), "torch": ()}
 _WORDS = sorted({word for table in (PADDINGS, UNDOCUMENTED) for words in table.values() for word in words}, key=len)
 _TOKEN = re.compile(
     rf"^(?P<framework>{'|'.join(FRAMEWORKS)})_(?P<padding>{'|'.join(reversed(_WORDS))})"
@@ -63,6 +67,8 @@ SOURCES = {
     "'SAME' pads as https://www.tensorflow.org/api_docs/python/tf/nn#notes_on_padding_2)",
     "jax": "https://docs.jax.dev/en/latest/_autosummary/jax.lax.conv_transpose.html",
     "onnx": "https://onnx.ai/onnx/operators/onnx__ConvTranspose.html (auto_pad, output_shape, pads)",
+    "torch": "https://docs.pytorch.org/docs/stable/generated/torch.nn.ConvTranspose2d.html (output_padding, "
+    "and forward's output_size; the accepted range is torch/nn/modules/conv.py _ConvTransposeNd._output_padding)",
 }
 
 
@@ -124,11 +130,24 @@ def parse(token: str, rank: int) -> Mode:
         raise ValueError(f"mode {token!r}: {framework} {padding} needs an output size (_o...)")
     if not takes_size and mode.output_size is not None:
         raise ValueError(f"mode {token!r}: {framework} {padding} takes no output size")
-    if framework in ("tf", "jax") and mode.output_padding is not None:
+    if framework in ("tf", "jax", "torch") and mode.output_padding is not None:
         raise ValueError(f"mode {token!r}: {framework} has no output_padding argument")
     if mode.token != token:
         raise ValueError(f"mode {token!r} is not in canonical form ({mode.token!r})")
     return mode
+
+
+def check_free_pads(mode: Mode, padding, output_padding, stride) -> None:
+    """ValueError where a free-pads mode cannot carry the case's pads: ``torch_output_size`` passes one
+    padding per axis, and torch turns the output size into an output_padding below the stride only (the
+    module accepts sizes from its smallest output up to stride - 1 more; the functional form's bound,
+    below the stride or the dilation, is not reachable this way)."""
+    if mode.token != "torch_output_size":
+        return
+    if any(begin != end for begin, end in padding):
+        raise ValueError(f"mode {mode.token!r} passes one padding per axis; pads {padding} are asymmetric")
+    if any(op >= s for op, s in zip(output_padding, stride)):
+        raise ValueError(f"mode {mode.token!r}: output_padding {output_padding} is not below the stride {stride}")
 
 
 def _crop(full: int, length: int) -> tuple[int, int, int]:

@@ -529,10 +529,10 @@ def source_case(framework: str, parameters: dict, point: Point, variant: dict | 
 
 def _mode_source(framework, word, output_size, output_padding, point, variant) -> Case:
     family = mode_family(framework)
-    if family is None:
-        raise ValueError(f"{framework} has no padding words ({word!r}): give one padding per axis (an int)")
     # modes.PADDINGS: each framework's documented words; free-pads words take explicit pads.
-    words = [w for w in modes.PADDINGS[family] if f"{family}_{w}" not in modes.FREE_PADS]
+    words = [w for w in modes.PADDINGS[family] if f"{family}_{w}" not in modes.FREE_PADS] if family else []
+    if not words:  # torch's only mode (an output size) takes the explicit pads
+        raise ValueError(f"{framework} has no padding words ({word!r}): give one padding per axis (an int)")
     if word.lower() not in words:
         raise ValueError(f"{framework} has no padding {word!r}; it has {', '.join(repr(w) for w in words)}")
     token = modes.Mode(family, word.lower(), output_size, output_padding).token

@@ -33,7 +33,7 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from conformance import modes, porting
 from conformance.case import Case
-from conformance.equivalence import analyse, family_member
+from conformance.equivalence import PATHS, analyse, family_member
 from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING, raw_outcome
 from reports.results import ResultSet, scope_text
 
@@ -507,14 +507,18 @@ def equivalence_tables(results: ResultSet, cases: dict[str, dict] | None = None)
             for case_id, case in cases.items()
             if not case["fields"]["violates"] and family_member(Case.from_id(case_id))  # must-rejects have no geometry
         }
+        frameworks = {run.label: run.envelope["framework"] for run in results.runs}
+        # The paths of one framework are compared on every case, where the framework has several.
+        several = {name for name in frameworks.values() if list(frameworks.values()).count(name) > 1}
         labelled = [
             {**record, "adapter": run.label}
             for run, record in results.records
-            if record["case_id"] in members and record["outcome"] != "suite_error"
+            if (record["case_id"] in members or frameworks[run.label] in several) and record["outcome"] != "suite_error"
         ]
-        lines = analyse(labelled)
+        lines = analyse(labelled, {label: name for label, name in frameworks.items() if name in several})
     tables = []
-    for name in ("same", "valid"):
+    paths = sorted({line["family"] for line in lines if line["family"].startswith(PATHS)})
+    for name in ("same", "valid", *paths):
         pairs = {(line["a"], line["b"]): line for line in lines if line["family"] == name}
         members, shown = _collapsed(sorted({member for pair in pairs for member in pair}), pairs)
         grid = []
@@ -527,6 +531,7 @@ def equivalence_tables(results: ResultSet, cases: dict[str, dict] | None = None)
         tables.append(
             {
                 "family": name,
+                "title": f"paths of {name[len(PATHS) :]}" if name.startswith(PATHS) else f"'{name}'",
                 "members": [shown[m] for m in members],
                 "short_members": [short_label(shown[m]) for m in members],
                 "grid": grid,

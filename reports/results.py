@@ -118,7 +118,8 @@ def load(paths) -> ResultSet:
             gc.enable()
     if not results.runs:
         raise UserError(f"no result files (*.jsonl with an envelope) in {', '.join(map(str, paths))}")
-    results.runs = _merge_shards(results.runs)
+    # A framework's paths side by side (the matrix's columns, the summary's rows), then by adapter and label.
+    results.runs = sorted(_merge_shards(results.runs), key=lambda run: (run.envelope["framework"], run.adapter))
     _label(results.runs)
     return results
 

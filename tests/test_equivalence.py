@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conformance.case import Case, make_inputs
 from conformance.compare import observed_crop
 from conformance.equivalence import analyse, family_member
@@ -41,3 +43,24 @@ def test_equivalence_pairs_members_by_window():
     records[1] = _record("onnxruntime", onnx_same, "pass")
     (pair,) = [p for p in analyse(records) if p["family"] == "same"]
     assert pair["agree_everywhere"] and pair["counts"] == {"agree": 1}
+
+
+def test_paths_of_one_framework_pair_its_adapters_on_every_case_they_both_ran():
+    backward = replace(CASE, direction="backward")
+    eager = [_record("tf-nn", CASE, "pass"), _record("tf-nn", backward, "pass")]
+    compiled = [_record("tf-nn-xla", CASE, "pass"), _record("tf-nn-xla", backward, "value_mismatch")]
+    other = [_record("jax", CASE, "value_mismatch")]  # another framework: never paired as a path
+    frameworks = {"tf-nn": "tensorflow", "tf-nn-xla": "tensorflow", "jax": "jax"}
+    (pair,) = [p for p in analyse(eager + compiled + other, frameworks) if p["family"].startswith("paths:")]
+    assert (pair["family"], pair["a"], pair["b"], pair["points"]) == ("paths:tensorflow", "tf-nn", "tf-nn-xla", 2)
+    # A wrong gradient is a disagreement, though a gradient has no window.
+    assert pair["counts"] == {"agree": 1, "values differ": 1}
+    assert pair["smallest_disagreement"]["b"]["case_id"] == backward.id
+    # A case one path cannot express is not a case it ran; both refusing agree on a refusal.
+    compiled[1] = _record("tf-nn-xla", backward, "unsupported")
+    eager.append(_record("tf-nn", replace(CASE, dtype="float64"), "rejected"))
+    compiled.append(_record("tf-nn-xla", Case.from_id(eager[-1]["case_id"]), "rejected"))
+    (pair,) = [p for p in analyse(eager + compiled, frameworks) if p["family"].startswith("paths:")]
+    assert pair["counts"] == {"agree": 1, "both refuse": 1} and pair["agree_everywhere"]
+    # Without the frameworks, no paths are paired.
+    assert not [p for p in analyse(eager + compiled) if p["family"].startswith("paths:")]
