@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conformance.case import DTYPE_CODES
 from conformance.errors import UserError
-from conformance.grid import PROFILES
+from conformance.grid import MODELS_ONLY, PROFILES
 
 HERE = Path(__file__).resolve().parent
 SCHEMAS_DIR = HERE.parent / "schemas"
@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     run = commands.add_parser("run", parents=[common], help="run cases on adapters and write result records")
     run.add_argument("--adapter", action="append", default=[], help="adapter name or module:Class (repeatable)")
-    run.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    run.add_argument("--profile", default="smoke", choices=[*sorted(PROFILES), MODELS_ONLY])
     run.add_argument(
         "--case",
         action="append",

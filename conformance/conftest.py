@@ -26,7 +26,7 @@ from conformance.engine import (
     thread_count,
 )
 from conformance.errors import UserError
-from conformance.grid import PROFILES
+from conformance.grid import MODELS_ONLY, PROFILES
 from conformance.runner import Feed
 
 
@@ -38,7 +38,9 @@ def pytest_addoption(parser):
         default=[],
         help=f"adapter name or import path module:Class (repeatable; default {', '.join(CPU_ADAPTERS)})",
     )
-    group.addoption("--profile", default="smoke", choices=sorted(PROFILES), help="case profile (default smoke)")
+    group.addoption(
+        "--profile", default="smoke", choices=[*sorted(PROFILES), MODELS_ONLY], help="case profile (default smoke)"
+    )
     group.addoption("--dtype", action="append", default=[], help="only cases of this dtype (repeatable)")
     group.addoption("--results", default="results", help="directory for the JSON Lines result files")
     group.addoption("--case-timeout", type=float, default=60.0, help="seconds one case may take (default 60)")

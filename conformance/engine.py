@@ -33,7 +33,7 @@ from conformance import modes
 from conformance.case import DTYPE_CODES, Case
 from conformance.divergences import REGISTER_DIR
 from conformance.errors import UserError
-from conformance.grid import PROFILES, profile
+from conformance.grid import MODELS_ONLY, PROFILES, profile
 from conformance.records import EXISTING, name_problem
 from conformance.runner import AdapterRun, Feed
 from conformance.worker import Cases, Worker
@@ -152,8 +152,8 @@ def check(options: Options) -> None:
             Case.from_id(case_id)
         except ValueError as error:
             raise UserError(f"--case {case_id!r}: {error}") from None
-    if options.profile not in PROFILES:
-        raise UserError(f"--profile {options.profile!r}: choose one of {', '.join(sorted(PROFILES))}")
+    if options.profile not in (*PROFILES, MODELS_ONLY):
+        raise UserError(f"--profile {options.profile!r}: choose one of {', '.join(sorted(PROFILES))} or {MODELS_ONLY}")
     for dtype in options.dtypes:
         if dtype not in DTYPE_CODES:
             raise UserError(f"--dtype {dtype!r}: choose among {', '.join(DTYPE_CODES)}")

@@ -18,6 +18,8 @@ from conformance.case import Case
 
 # Sampled cases, on top of the curated ones. default: at least 1,000 explicit cases.
 PROFILES = {"smoke": 70, "default": 980, "full": 20000}
+# The model layers alone, every one of them: for a path too slow to compile a whole profile (torch.compile).
+MODELS_ONLY = "models"
 # The profiles whose explicit cases are asked backward too (dx, dw, db): a backward twin of each.
 BACKWARD_PROFILES = ("smoke", "default")
 # The profiles whose mode cases are asked with explicit pads too (the porting table's proofs); the full
@@ -264,8 +266,10 @@ def profile(name: str) -> tuple[Case, ...]:
     (``BACKWARD_PROFILES``) the backward twins of the curated and sampled cases,
     (``EXPLICIT_TWIN_PROFILES``) the explicit-pad twins of the mode grid, and the model layers
     (``models.cases``); stable order, no duplicates."""
+    if name == MODELS_ONLY:
+        return tuple(models.cases("default"))
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
+        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)} or {MODELS_ONLY!r}")
     seed = int.from_bytes(hashlib.sha256(f"profile:{name}".encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
     cases = {case.id: case for case in curated()}

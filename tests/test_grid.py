@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from conformance import models
 from conformance.case import Case
 from conformance.grid import EXPLICIT_TWIN_PROFILES, curated, mode_cases, must_reject_cases, profile
 from conformance.invalid import RULES
@@ -13,8 +14,8 @@ from conformance.invalid import RULES
 
 def _explicit(name):
     """The profile's sampled and curated cases, without the mode grid (which has explicit zero pads too) and
-    its explicit twins, the must-reject cases and the backward twins."""
-    grid = {case.id for case in mode_cases(name)}
+    its explicit twins, the must-reject cases, the backward twins and the model layers (counted apart)."""
+    grid = {case.id for case in mode_cases(name)} | {case.id for case in models.cases(name)}
     if name in EXPLICIT_TWIN_PROFILES:
         grid |= {replace(case, mode="explicit").id for case in mode_cases(name)}
     return [case for case in profile(name) if case.id not in grid and not case.violates and case.direction == "forward"]
@@ -140,3 +141,4 @@ def test_the_readme_states_each_profiles_composition():
         f"`default` profile ({default['explicit']:,} explicit-padding cases, a grid of {default['modes']:,} framework"
         in " ".join(readme.split())
     )
+    assert f"and {default['models']:,} cases of well-known models' layers" in " ".join(readme.split())

@@ -22,13 +22,15 @@ TOX_INI = ROOT / "tox.ini"
 # The envs of tox.ini's env_list that are not a framework's conformance run. A new env in env_list is
 # taken for a framework env (and so must be in the workflow's matrix) unless it is named here.
 NOT_FRAMEWORK_ENVS = {"tests", "gate", "site", "report"}
+# Framework envs that choose their own profiles and are not sharded: each runs in a job of its own.
+OWN_JOB_ENVS = {"torch-compile"}
 
 
 def framework_envs() -> list[str]:
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(TOX_INI.read_text(encoding="utf-8"))
     env_list = [name.strip() for name in config["tox"]["env_list"].split(",")]
-    return [name for name in env_list if name not in NOT_FRAMEWORK_ENVS]
+    return [name for name in env_list if name not in NOT_FRAMEWORK_ENVS | OWN_JOB_ENVS]
 
 
 def one(pattern: str, text: str) -> str:
@@ -45,6 +47,12 @@ def matrix(key: str, text: str) -> list[str]:
 
 def test_the_matrix_runs_every_framework_env_of_tox_ini():
     assert matrix("env", WORKFLOW.read_text(encoding="utf-8")) == framework_envs()
+
+
+def test_the_envs_that_choose_their_own_profiles_run_in_a_job_of_their_own():
+    text = WORKFLOW.read_text(encoding="utf-8")
+    for env in OWN_JOB_ENVS:
+        assert one(rf"^ +- run: python -m tox -e ({env})$", text) == env
 
 
 def test_the_shards_in_the_matrix_are_the_shards_the_run_is_given():
