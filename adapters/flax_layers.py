@@ -35,9 +35,9 @@ What the two documentations say ``padding`` means, and the modes each adapter is
   padding"), but the strings are defined differently from lax's: "``VALID`` adds
   ``dilation * (kernel_size - 1)`` padding to all dimensions" (the full output, (n - 1) * s + ke, where
   lax's 'VALID' gives n * s + max(ke - s, 0)) and "``SAME`` pads the input so that the output shape is the
-  same as the input shape" (n, where lax's 'SAME' gives n * s); also 'CIRCULAR' and 'CAUSAL'. No mode
-  family of ``conformance.modes`` means these, so the nnx adapters are given explicit cases only (passed
-  as the documented pairs); a ``flax_nnx`` family is proposed separately.
+  same as the input shape" (n, where lax's 'SAME' gives n * s); also 'CIRCULAR' and 'CAUSAL'. The mode
+  family ``nnx`` (``conformance.modes``) encodes 'SAME' and 'VALID' as documented, so the results show
+  what nnx computes (see the register); explicit cases go in as the documented pairs.
 
 Must-reject rules: 'SAME_LOWER' (``jax_same_lower``) is a padding neither layer documents (linen); a
 weight whose input channels differ from the input's breaks the layer's kernel shape, which linen checks
@@ -100,7 +100,7 @@ def flax_padding(case: Case):
     """The ``padding`` argument the layer is given: a lax string of the jax family as written (documented
     or not), else the case's pads as the documented (low, high) pairs of the stride-dilated input."""
     mode = case.mode_spec
-    if mode.framework == "jax" and mode.padding != "legacy":
+    if mode.framework in ("jax", "nnx") and mode.padding != "legacy":
         return mode.padding.upper()
     return tuple(
         (ke - 1 - b, ke - 1 - e + op) for ke, (b, e), op in zip(_effective(case), case.padding, case.output_padding)
@@ -382,7 +382,7 @@ class FlaxLinenTransposeKernel(FlaxLinen):
 class FlaxNNX(_FlaxConvTranspose):
     name = "flax-nnx"
     api = "nnx"
-    modes = (modes.EXPLICIT,)  # its documented strings mean no conformance.modes family (see the docstring)
+    modes = (modes.EXPLICIT, "nnx")  # its strings as its own docs define them (conformance.modes, nnx_*)
     capabilities = NNX_CAPABILITIES
 
 

@@ -78,6 +78,8 @@ DERIVED = {
     # innermost output of 1 with a stride (the class of pytorch PR 188426).
     "innermost_input_one_strided": lambda c: c.input_size[-1] == 1 and c.stride[-1] > 1,
     "unit_stride": lambda c: max(c.stride) == 1,
+    # Some axis's stride is longer than its dilated kernel: the outputs of neighbouring inputs leave a gap.
+    "stride_beyond_kernel": lambda c: any(s > d * (k - 1) + 1 for k, s, d in zip(c.kernel, c.stride, c.dilation)),
     # A begin crop past the dilated kernel's reach: the transposed convolution's low padding is negative.
     "begin_beyond_kernel": lambda c: any(b > d * (k - 1) for (b, _), k, d in zip(c.padding, c.kernel, c.dilation)),
     # Framework modes: the mode token without its sizes, and which sizes it carries.
@@ -187,6 +189,15 @@ class Divergence:
                 return False
         return True
 
+    def reaches(self, framework_modes) -> bool:
+        """Whether an adapter speaking these mode families can be given a case the entry selects: an entry of
+        a shared ``<framework>.toml`` about one path's modes (flax.nnx's strings) cannot reach another path."""
+        kinds = self.select.get("mode_kind")
+        if kinds is None:
+            return True
+        families = {modes.EXPLICIT if kind == modes.EXPLICIT else kind.split("_", 1)[0] for kind in _listed(kinds)}
+        return bool(families & set(framework_modes))
+
     def applies_to(self, device: str, versions: dict) -> bool:
         """Whether the entry's scope holds the adapter's device and framework versions."""
         if self.devices and device not in self.devices:
@@ -217,6 +228,10 @@ class Register:
 
 # Entries that only adjust the comparison (a wider bound, an accepted output dtype): never an xpass.
 ADJUSTING = ("tolerance", "promotion")
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def widening(entries: list[Divergence]) -> float:

@@ -168,6 +168,7 @@ def point_modes(input_size, kernel, stride, dilation, exhaustive: bool = False) 
         op_values = sorted({tuple(0 for _ in stride), tuple(s - 1 for s in stride)})
     op_values = [op for op in op_values if all(v < s for v, s in zip(op, stride))]
     tokens = ["keras_same", "keras_valid", "jax_same", "jax_valid", "onnx_same_upper", "onnx_same_lower", "onnx_valid"]
+    tokens += ["nnx_same", "nnx_valid"]
     for op in op_values:
         tokens += [f"keras_same_op{_joined(op)}", f"keras_valid_op{_joined(op)}"]
         if any(op):

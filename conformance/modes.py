@@ -20,6 +20,7 @@ sizes per spatial axis joined by ``x``):
                                        ONNX ConvTranspose ``auto_pad`` with ``output_padding``
 ``onnx_notset_o9``, ``onnx_same_upper_o9``, ``onnx_same_lower_o9``, ``onnx_valid_o9`` (optionally
 ``_op1``)                              ONNX ConvTranspose ``output_shape`` with that ``auto_pad``
+``nnx_same``, ``nnx_valid``            ``flax.nnx.ConvTranspose(padding='SAME'/'VALID')``, as its docs define them
 ``torch_output_size``                  the case's explicit (symmetric) pads as ``nn.ConvTranspose{1,2,3}d``'s
                                        ``padding``, and its output length as ``forward(x, output_size=...)``
                                        instead of ``output_padding``
@@ -38,7 +39,7 @@ import re
 from dataclasses import dataclass
 
 EXPLICIT = "explicit"
-FRAMEWORKS = ("keras", "tf", "jax", "onnx", "torch")
+FRAMEWORKS = ("keras", "tf", "jax", "onnx", "torch", "nnx")
 # Modes whose pads are the case's own explicit fields; the mode only says how to pass them.
 FREE_PADS = {EXPLICIT, "jax_legacy", "torch_output_size"}
 
@@ -48,10 +49,18 @@ PADDINGS = {
     "jax": ("same", "valid", "legacy"),
     "onnx": ("same_upper", "same_lower", "valid", "notset"),
     "torch": ("output_size",),
+    "nnx": ("same", "valid"),
 }
 # Padding words that an API does not document for its transposed convolution, though it may know them
 # elsewhere (Keras's Conv1D 'causal', lax's 'SAME_LOWER'): they appear only in must-reject cases.
-UNDOCUMENTED = {"keras": ("causal", "full"), "tf": ("full",), "jax": ("same_lower",), "onnx": ("full",), "torch": ()}
+UNDOCUMENTED = {
+    "keras": ("causal", "full"),
+    "tf": ("full",),
+    "jax": ("same_lower",),
+    "onnx": ("full",),
+    "torch": (),
+    "nnx": (),
+}
 _WORDS = sorted({word for table in (PADDINGS, UNDOCUMENTED) for words in table.values() for word in words}, key=len)
 _TOKEN = re.compile(
     rf"^(?P<framework>{'|'.join(FRAMEWORKS)})_(?P<padding>{'|'.join(reversed(_WORDS))})"
@@ -69,6 +78,8 @@ SOURCES = {
     "onnx": "https://onnx.ai/onnx/operators/onnx__ConvTranspose.html (auto_pad, output_shape, pads)",
     "torch": "https://docs.pytorch.org/docs/stable/generated/torch.nn.ConvTranspose2d.html (output_padding, "
     "and forward's output_size; the accepted range is torch/nn/modules/conv.py _ConvTransposeNd._output_padding)",
+    "nnx": "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html#flax.nnx.ConvTranspose "
+    "(padding: 'VALID' adds dilation * (kernel_size - 1) padding; 'SAME' keeps the input's shape)",
 }
 
 
@@ -130,7 +141,7 @@ def parse(token: str, rank: int) -> Mode:
         raise ValueError(f"mode {token!r}: {framework} {padding} needs an output size (_o...)")
     if not takes_size and mode.output_size is not None:
         raise ValueError(f"mode {token!r}: {framework} {padding} takes no output size")
-    if framework in ("tf", "jax", "torch") and mode.output_padding is not None:
+    if framework in ("tf", "jax", "torch", "nnx") and mode.output_padding is not None:
         raise ValueError(f"mode {token!r}: {framework} has no output_padding argument")
     if mode.token != token:
         raise ValueError(f"mode {token!r} is not in canonical form ({mode.token!r})")
@@ -196,6 +207,15 @@ def _jax(mode: Mode, n: int, ke: int, s: int) -> tuple[int, int, int]:
     return _crop(full, n * s if mode.padding == "same" else n * s + max(ke - s, 0))
 
 
+def _nnx(mode: Mode, n: int, ke: int, s: int) -> tuple[int, int, int]:
+    # flax.nnx documents its strings apart from lax's: "VALID adds dilation * (kernel_size - 1) padding to all
+    # dimensions" (the full output, as the inverse of a forward 'VALID' conv) and "SAME pads the input so that
+    # the output shape is the same as the input shape" (length n). Reading: the crop of 'SAME' is split as
+    # every other 'SAME' here, evenly with the odd one at the end (the docs do not say).
+    full = (n - 1) * s + ke
+    return _crop(full, n if mode.padding == "same" else full)
+
+
 def _onnx(mode: Mode, n: int, ke: int, s: int, op: int, length: int | None) -> tuple[int, int, int]:
     # auto_pad SAME_*: output_shape[i] = input_shape[i] * strides[i]; with output_shape given it wins.
     # total_padding = stride * (n - 1) + output_padding + ke - output_shape; SAME_UPPER:
@@ -254,6 +274,8 @@ def meaning(mode: Mode, input_size, kernel, stride, dilation):
             triples.append(_tf(mode, n, ke, s, length))
         elif mode.framework == "jax":
             triples.append(_jax(mode, n, ke, s))
+        elif mode.framework == "nnx":
+            triples.append(_nnx(mode, n, ke, s))
         else:
             triples.append(_onnx(mode, n, ke, s, op or 0, length))
     return tuple((b, e) for b, e, _ in triples), tuple(op for _, _, op in triples)

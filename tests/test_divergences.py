@@ -429,3 +429,20 @@ def test_widening_takes_the_largest_matching_tolerance_entry():
     assert widening([XFAIL, loose]) == 4.0
     assert widening([loose, looser, UNSUPPORTED]) == 16.0
     assert settle("pass", [loose]) == ("pass", loose)  # a tolerance entry never turns a pass into an xpass
+
+
+@pytest.mark.parametrize(
+    ("select", "framework_modes", "reaches"),
+    [
+        ({}, ("explicit",), True),
+        ({"dtype": "float64"}, ("explicit", "jax"), True),
+        ({"mode_kind": "nnx_same"}, ("explicit", "nnx"), True),
+        ({"mode_kind": "nnx_same"}, ("explicit", "jax"), False),  # flax.toml's nnx entry and a linen adapter
+        ({"mode_kind": ["onnx_same_upper", "jax_same"]}, ("explicit", "jax"), True),
+        ({"mode_kind": "explicit"}, ("explicit",), True),
+        ({"mode_kind": "jax_legacy"}, ("explicit", "onnx"), False),
+    ],
+)
+def test_an_entry_reaches_only_adapters_given_the_modes_it_selects(select, framework_modes, reaches):
+    entry = Divergence(id="e", adapter="a", kind="xfail", reason="r", select=select, outcomes=("shape_mismatch",))
+    assert entry.reaches(framework_modes) is reaches

@@ -89,8 +89,8 @@ def test_the_readmes_walkthrough_of_a_new_adapter_runs_as_written(tmp_path):
     first = _conformance("run", *adapter)
     assert first.returncode == 1, first.stderr
     summary = first.stdout.splitlines()[0].replace(str(results), "results/my-npu")
-    assert summary == "my-npu: 101 pass, 50 shape_mismatch, 88 unsupported -> results/my-npu/my-npu.jsonl"
-    assert summary in section and "101 explained, 138 not explained" in first.stdout
+    assert summary == "my-npu: 104 pass, 50 shape_mismatch, 88 unsupported -> results/my-npu/my-npu.jsonl"
+    assert summary in section and "104 explained, 138 not explained" in first.stdout
     records = [json.loads(line) for line in (results / "my-npu.jsonl").read_text().splitlines()]
     for record in records[1:-1]:
         case = Case.from_id(record["case_id"])
@@ -106,7 +106,7 @@ def test_the_readmes_walkthrough_of_a_new_adapter_runs_as_written(tmp_path):
     second = _conformance("run", *adapter, "--register", "docs/examples/register", "--overwrite")
     assert second.returncode == 0, second.stdout + second.stderr
     summary = second.stdout.splitlines()[0].replace(str(results), "results/my-npu")
-    assert summary == "my-npu: 101 pass, 88 unsupported, 50 xfail -> results/my-npu/my-npu.jsonl" and summary in section
+    assert summary == "my-npu: 104 pass, 88 unsupported, 50 xfail -> results/my-npu/my-npu.jsonl" and summary in section
     baseline = tmp_path / "my-npu-smoke.json"
     assert _conformance("gate", "--baseline", baseline, results, "--update-baseline").returncode == 0
     assert _conformance("gate", "--baseline", baseline, results).returncode == 0

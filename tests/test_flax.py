@@ -110,18 +110,21 @@ def test_linen_speaks_the_jax_modes(name, token):
     assert _check(case, adapter.run(case, *make_inputs(case))) == "pass"
 
 
-def test_nnx_is_given_explicit_cases_only_and_its_documented_strings_differ_from_lax():
+def test_nnx_is_given_its_documented_strings_and_computes_lax_lengths_instead():
     # nnx documents 'SAME' as "the output shape is the same as the input shape" and 'VALID' as adding
-    # dilation * (kernel_size - 1) on both sides (the full output); the layer gives lax's lengths instead:
-    # n * s for 'SAME', n * s + max(ke - s, 0) for 'VALID'. No mode family means the documented ones.
+    # dilation * (kernel_size - 1) on both sides (the full output): the nnx modes mean those. The layer gives
+    # lax's lengths instead, n * s for 'SAME' and n * s + max(ke - s, 0) for 'VALID', which the register says.
     from flax import nnx
 
-    assert load("flax-nnx").modes == ("explicit",)
+    assert load("flax-nnx").modes == ("explicit", "nnx") and "nnx" not in load("flax-linen").modes
+    same = Case(input_size=(5,), kernel=2, stride=2, in_channels=2, out_channels=3, dtype="float32", mode="nnx_same")
+    valid = Case(input_size=(5,), kernel=2, stride=3, in_channels=2, out_channels=3, dtype="float32", mode="nnx_valid")
+    assert same.output_shape[-1] == 5 and valid.output_shape[-1] == (5 - 1) * 3 + 2
     x = np.ones((1, 5, 2), np.float32)
-    same = nnx.ConvTranspose(2, 3, (2,), 2, padding="SAME", rngs=nnx.Rngs(0))(x)
-    valid = nnx.ConvTranspose(2, 3, (2,), 3, padding="VALID", rngs=nnx.Rngs(0))(x)
-    assert same.shape[1] == 5 * 2  # documented: 5
-    assert valid.shape[1] == 5 * 3  # documented: (5 - 1) * 3 + 2 = 14
+    assert nnx.ConvTranspose(2, 3, (2,), 2, padding="SAME", rngs=nnx.Rngs(0))(x).shape[1] == 5 * 2
+    assert nnx.ConvTranspose(2, 3, (2,), 3, padding="VALID", rngs=nnx.Rngs(0))(x).shape[1] == 5 * 3
+    for case in (same, valid):
+        assert _check(case, load("flax-nnx").run(case, *make_inputs(case))) == "shape_mismatch"
 
 
 def test_a_weight_with_other_input_channels_is_refused(adapter):

@@ -25,6 +25,8 @@ from conformance.case import Case
         ("onnx_notset_o9", 5, 4, 2, (2, 1), 0),
         ("onnx_same_upper_o9_op1", 5, 4, 2, (2, 1), 0),  # total 4 with the output_padding counted: (2, 2) + 1
         ("onnx_valid_op1", 5, 4, 2, (0, 0), 1),
+        ("nnx_same", 5, 4, 2, (3, 4), 0),  # the input's length, 5 of full 12 (not lax's n*s = 10)
+        ("nnx_valid", 5, 1, 3, (0, 0), 0),  # the full output, 13 (not lax's n*s = 15)
     ],
 )
 def test_documented_meanings(token, n, k, s, padding, output_padding):
