@@ -31,7 +31,7 @@ from pathlib import Path
 import jinja2
 from jinja2.utils import htmlsafe_json_dumps
 
-from conformance import modes, porting
+from conformance import models, modes, porting
 from conformance.case import Case
 from conformance.equivalence import PATHS, analyse, family_member
 from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING, raw_outcome
@@ -116,6 +116,9 @@ def _mode_kind(token: str, rank: int) -> str:
         return modes.parse(token, rank).kind
     except ValueError:
         return token
+
+
+MODEL_FAMILY = "model layers"  # the family the matrix's filter gives the models set's cases
 
 
 def family(case: dict) -> str:
@@ -229,10 +232,13 @@ def case_table(results: ResultSet) -> dict[str, dict]:
         for record in run.records:
             if record["case_id"] not in table:
                 fields = case_fields(record)
+                layer = models.name_of(record["case_id"])  # a well-known model's layer (conformance/models.py)
+                if layer:
+                    fields = {**fields, "model": layer}
                 table[record["case_id"]] = {
                     "id": record["case_id"],
                     "fields": fields,
-                    "family": family(fields),
+                    "family": MODEL_FAMILY if layer else family(fields),
                     "attributes": case_attributes(fields),
                 }
     return table

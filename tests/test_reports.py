@@ -634,3 +634,15 @@ def test_error_size_counts_each_compared_case_in_its_bin(two_frameworks):
             if cell:
                 assert cell["fails"] == over_ten and f"{over_ten} in > 10 (fails)" in cell["text"]
     assert html._error_bin(1.0) == 4 and html._error_bin(1.0000001) == 5 and html._error_bin(0.0) == 0
+
+
+def test_a_model_layers_case_is_named_in_the_report_and_filtered_as_its_own_family(tmp_path):
+    from conformance import models
+
+    layer = models.cases("smoke")[0]
+    write_run(tmp_path / "alpha", "alpha", [layer, CASES[0]], mix=(("pass", 1.0),))
+    table = html.case_table(load([tmp_path]))
+    assert table[layer.id]["family"] == html.MODEL_FAMILY and table[layer.id]["fields"]["model"] == models.name_of(
+        layer.id
+    )
+    assert table[CASES[0].id]["family"] != html.MODEL_FAMILY and "model" not in table[CASES[0].id]["fields"]

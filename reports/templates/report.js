@@ -313,7 +313,7 @@
   function parameterTable(fields) {
     const pairs = (a) => a.map(function (p) { return p[0] === p[1] ? String(p[0]) : p[0] + " begin, " + p[1] + " end"; });
     const rows = [
-      ["direction", fields.direction], ["mode", fields.mode], ["dtype", fields.dtype],
+      ["model layer", fields.model], ["direction", fields.direction], ["mode", fields.mode], ["dtype", fields.dtype],
       ["batch", fields.batch], ["channels", fields.in_channels + " in, " + fields.out_channels + " out"],
       ["groups", fields.groups], ["input size", fields.input_size && fields.input_size.join(" × ")],
       ["kernel", fields.kernel && fields.kernel.join(" × ")], ["stride", fields.stride && fields.stride.join(", ")],
