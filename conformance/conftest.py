@@ -103,7 +103,7 @@ class ConformanceRun:
             raise pytest.UsageError(str(error)) from None
         cases = planned_cases(self.options)
         self.cases = {name: [case for case in cases if run.speaks(case)] for name, run in self.adapters.items()}
-        self.narrowed = bool(self.options.dtypes or self.options.shard)
+        self.narrowed = bool(self.options.dtypes or self.options.shard) or self.options.profile == MODELS_ONLY
         self.attempts = {name: Attempts() for name in self.adapters}
         self.feeds = []
 

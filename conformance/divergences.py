@@ -189,9 +189,12 @@ class Divergence:
                 return False
         return True
 
-    def reaches(self, framework_modes) -> bool:
-        """Whether an adapter speaking these mode families can be given a case the entry selects: an entry of
-        a shared ``<framework>.toml`` about one path's modes (flax.nnx's strings) cannot reach another path."""
+    def reaches(self, framework_modes, backward: bool = True) -> bool:
+        """Whether an adapter speaking these mode families (and answering backward cases or not) can be given a
+        case the entry selects: an entry of a shared ``<framework>.toml`` about one path's modes (flax.nnx's
+        strings) or gradients cannot reach a path without them (torch.compile is forward only)."""
+        if not backward and self.select.get("direction") == "backward":
+            return False
         kinds = self.select.get("mode_kind")
         if kinds is None:
             return True

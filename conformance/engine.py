@@ -378,7 +378,10 @@ def _execute(options: Options, out) -> Finished:
             run.stop()
             if run.file is not None:
                 run.file.close()
-    narrowed = bool(options.dtypes or options.keyword or options.shard or options.cases)
+    # The model layers alone are a slice of the default profile: entries about the rest need not match there.
+    narrowed = (
+        bool(options.dtypes or options.keyword or options.shard or options.cases) or options.profile == MODELS_ONLY
+    )
     problems = register_problems(runs, chosen, narrowed)
     finished = Finished(runs, records, time.perf_counter() - start, problems, startup_seconds=startup)
     finished.unavailable = unavailable_problems(runs, options.allow_unavailable)
@@ -484,7 +487,7 @@ def register_problems(runs: dict[str, AdapterRun], chosen: dict, narrowed: bool)
         for run in runs.values()
         if not run.info["unavailable"] and sum(run.outcomes.values()) == len(chosen[run.name])
         for entry in run.register.entries
-        if entry.id not in run.matched and entry.reaches(run.info["modes"])
+        if entry.id not in run.matched and entry.reaches(run.info["modes"], run.info.get("backward", True))
     ]
 
 

@@ -446,3 +446,14 @@ def test_widening_takes_the_largest_matching_tolerance_entry():
 def test_an_entry_reaches_only_adapters_given_the_modes_it_selects(select, framework_modes, reaches):
     entry = Divergence(id="e", adapter="a", kind="xfail", reason="r", select=select, outcomes=("shape_mismatch",))
     assert entry.reaches(framework_modes) is reaches
+
+
+def test_a_backward_entry_reaches_only_adapters_with_a_backward_pass():
+    entry = Divergence(
+        id="e", adapter="a", kind="xfail", reason="r", select={"direction": "backward"}, outcomes=("crash",)
+    )
+    assert entry.reaches(("explicit",), backward=True) and not entry.reaches(("explicit",), backward=False)
+    forward = Divergence(
+        id="f", adapter="a", kind="xfail", reason="r", select={"dtype": "float16"}, outcomes=("crash",)
+    )
+    assert forward.reaches(("explicit",), backward=False)
