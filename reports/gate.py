@@ -86,6 +86,8 @@ def baseline_from(results: ResultSet) -> dict:
         )
     adapters = {}
     for run in results.runs:
+        if run.envelope.get("unavailable"):  # nothing ran here (a CUDA adapter on a CPU machine): no series to keep
+            continue
         if run.adapter in adapters:
             raise UserError(
                 f"no baseline written: a baseline is for one series; {run.adapter!r} appears in several versions"

@@ -646,3 +646,14 @@ def test_a_model_layers_case_is_named_in_the_report_and_filtered_as_its_own_fami
         layer.id
     )
     assert table[CASES[0].id]["family"] != html.MODEL_FAMILY and "model" not in table[CASES[0].id]["fields"]
+
+
+def test_a_baseline_keeps_no_series_of_an_adapter_that_could_not_run(two_frameworks, tmp_path):
+    # torch-cuda cannot run here (no torch in the tests env, or no CUDA): its file holds only why.
+    ran = _cli(
+        "run", "--adapter", "torch-cuda", "--allow-unavailable", "torch-cuda", "--results", two_frameworks / "cuda"
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    results = load([two_frameworks])
+    assert "torch-cuda" in {run.adapter for run in results.runs}
+    assert set(gate.baseline_from(results)["adapters"]) == {"alpha", "beta"}
