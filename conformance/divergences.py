@@ -50,6 +50,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from conformance import modes
 from conformance.case import DTYPE_CODES, Case
+from conformance.compare import UNIT_ROUNDOFF, accumulation_length
 from conformance.errors import UserError
 from conformance.invalid import RULES
 from conformance.records import OUTCOMES
@@ -78,6 +79,9 @@ DERIVED = {
     # innermost output of 1 with a stride (the class of pytorch PR 188426).
     "innermost_input_one_strided": lambda c: c.input_size[-1] == 1 and c.stride[-1] > 1,
     "unit_stride": lambda c: max(c.stride) == 1,
+    # The dtype's forward-error bound is void (L * u >= 1, conformance.compare.bound): values are not judged,
+    # only shapes and finiteness, so an entry about wrong values cannot show there.
+    "value_bound_void": lambda c: accumulation_length(c) * UNIT_ROUNDOFF[c.dtype] >= 1,
     # Some axis's stride is longer than its dilated kernel: the outputs of neighbouring inputs leave a gap.
     "stride_beyond_kernel": lambda c: any(s > d * (k - 1) + 1 for k, s, d in zip(c.kernel, c.stride, c.dilation)),
     # A begin crop past the dilated kernel's reach: the transposed convolution's low padding is negative.

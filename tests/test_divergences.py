@@ -457,3 +457,12 @@ def test_a_backward_entry_reaches_only_adapters_with_a_backward_pass():
         id="f", adapter="a", kind="xfail", reason="r", select={"dtype": "float16"}, outcomes=("crash",)
     )
     assert forward.reaches(("explicit",), backward=False)
+
+
+def test_value_bound_void_is_where_the_dtypes_bound_judges_no_value():
+    layer = dict(input_size=(16,), kernel=16, stride=8, in_channels=256, out_channels=128, bias=True)
+    assert DERIVED["value_bound_void"](Case(**layer, dtype="float16"))  # L = 256 * 16 + 1 > 2**11
+    assert not DERIVED["value_bound_void"](Case(**layer, dtype="float32"))
+    assert not DERIVED["value_bound_void"](
+        Case(input_size=(4,), kernel=3, in_channels=4, out_channels=2, dtype="bfloat16")
+    )
