@@ -194,7 +194,6 @@ MODULE_CAPABILITIES = CAPABILITIES.but(
     source=_MODULE_DOCS,
     rejects={rule: where for rule, where in CAPABILITIES.rejects.items() if rule != "weight_channels"},
 )
-_TORCH_DTYPES = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
 
 class TorchModule(TorchCPU):
@@ -221,7 +220,7 @@ class TorchModule(TorchCPU):
             bias=case.bias,
             dilation=case.dilation,
             device=self.device,
-            dtype=getattr(torch, _TORCH_DTYPES[case.dtype]),
+            dtype=getattr(torch, case.dtype),  # the case's dtype names are torch's
         )
         with torch.no_grad():
             module.weight.copy_(w)
@@ -266,7 +265,7 @@ class TorchModule(TorchCPU):
             f"m = torch.nn.ConvTranspose{case.rank}d({case.in_channels}, {case.out_channels}, {case.kernel}, "
             f"stride={case.stride}, padding={symmetric_padding(case)},",
             f"    output_padding={0 if asks_size else case.output_padding}, groups={case.groups}, bias={case.bias}, "
-            f"dilation={case.dilation}, dtype=torch.{_TORCH_DTYPES[case.dtype]})",
+            f"dilation={case.dilation}, dtype=torch.{case.dtype})",
             "with torch.no_grad():",
             "    m.weight.copy_(t(w))" + ("; m.bias.copy_(t(bias))" if case.bias else ""),
             *self._input_lines(case),
