@@ -225,17 +225,22 @@ def _each(values) -> str:
 
 
 def _label(runs: list[Run]) -> None:
-    """Adapter names, with the versions added where one adapter appears in several versions."""
+    """Adapter names, with the versions (and the profile) added where one adapter appears in several versions
+    (or profiles: torch-compile's smoke and models runs)."""
     by_adapter: dict[str, list[Run]] = {}
     for run in runs:
         by_adapter.setdefault(run.adapter, []).append(run)
     for adapter, same in by_adapter.items():
-        versions = {run.version_text for run in same}
-        if len(versions) < len(same):
+        keys = [(run.version_text, run.envelope.get("profile")) for run in same]
+        if len(set(keys)) < len(same):
             paths = ", ".join(str(path) for run in same for path in run.paths)
-            raise UserError(f"adapter {adapter!r} appears twice with the same versions ({paths}): give one of them")
-        for run in same:
-            run.label = adapter if len(same) == 1 else f"{adapter} ({run.version_text})"
+            raise UserError(
+                f"adapter {adapter!r} appears twice with the same versions and profile ({paths}): give one of them"
+            )
+        varies = [len({key[i] for key in keys}) > 1 for i in (0, 1)]
+        for run, key in zip(same, keys):
+            shown = [str(part) for part, differs in zip(key, varies) if differs]
+            run.label = f"{adapter} ({', '.join(shown)})" if shown else adapter
 
 
 def scope_text(scope: dict | None) -> str:

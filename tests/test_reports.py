@@ -50,6 +50,16 @@ def test_runs_merge_across_directories_and_label_versions(two_frameworks, tmp_pa
         load([two_frameworks / "alpha", two_frameworks / "alpha"])
 
 
+def test_one_adapters_runs_of_two_profiles_are_told_apart_by_profile(tmp_path):
+    # torch-compile runs the smoke profile and the models set, each into its own folder, at the same versions.
+    for name in ("smoke", "models"):
+        path = write_run(tmp_path / name, "alpha", CASES[:3], mix=(("pass", 1.0),))
+        lines = path.read_text().splitlines()
+        lines[0] = json.dumps({**json.loads(lines[0]), "profile": name})
+        path.write_text("\n".join(lines) + "\n")
+    assert sorted(run.label for run in load([tmp_path]).runs) == ["alpha (models)", "alpha (smoke)"]
+
+
 def test_a_killed_run_is_unfinished(tmp_path):
     write_run(tmp_path, "alpha", CASES, finish=False)
     (run,) = load([tmp_path]).runs
