@@ -97,6 +97,8 @@ def _compare(a: dict | None, b: dict | None) -> str:
         return "both refuse" if a is None and b is None else "one refuses"
     if a["length"] != b["length"]:
         return "shape differs"
+    if a.get("wrong") and b.get("wrong"):  # two wrong answers: whether they are the same is not recorded
+        return "both wrong"
     if a.get("wrong") or b.get("wrong"):
         return "values differ"
     return "agree" if a["begin"] == b["begin"] else "values differ"

@@ -56,6 +56,10 @@ def test_paths_of_one_framework_pair_its_adapters_on_every_case_they_both_ran():
     # A wrong gradient is a disagreement, though a gradient has no window.
     assert pair["counts"] == {"agree": 1, "values differ": 1}
     assert pair["smallest_disagreement"]["b"]["case_id"] == backward.id
+    # Two wrong answers are neither an agreement nor a difference the records can show.
+    both = [_record("tf-nn", backward, "value_mismatch"), _record("tf-nn-xla", backward, "value_mismatch")]
+    (pair,) = [p for p in analyse(both, frameworks) if p["family"].startswith("paths:")]
+    assert pair["counts"] == {"both wrong": 1} and not pair["agree_everywhere"]
     # A case one path cannot express is not a case it ran; both refusing agree on a refusal.
     compiled[1] = _record("tf-nn-xla", backward, "unsupported")
     eager.append(_record("tf-nn", replace(CASE, dtype="float64"), "rejected"))
