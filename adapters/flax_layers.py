@@ -54,14 +54,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
 
-from adapters import stage
+from adapters import jax_lax, stage
 from adapters.capabilities import Capabilities, require, why_not
-from adapters.jax_lax import CACHE_DIR, _configured_jax, _identity
+from adapters.jax_lax import _configured_jax, _identity, stored_executable
 from adapters.layouts import channels_first, channels_last
 from adapters.snippets import input_lines
 from conformance import modes
@@ -210,34 +209,16 @@ def _flax_identity() -> str:
     ).hexdigest()
 
 
-_LOADED: dict = {}
-
-
 def _executable(api: str, backward: bool, device, arguments: tuple, static: dict):
-    """The compiled program for these argument shapes and parameters, kept on disk as the ``jax``
-    adapter keeps its own (serialized by jax; a damaged file is compiled again and replaced)."""
-    from jax.experimental.serialize_executable import deserialize_and_load, serialize
-
-    shapes = [None if a is None else (tuple(a.shape), str(a.dtype)) for a in arguments]
-    described = repr((_flax_identity(), api, backward, str(device), shapes, sorted(static.items())))
-    key = hashlib.sha256(described.encode()).hexdigest()
-    if key in _LOADED:
-        return _LOADED[key]
-    path = CACHE_DIR / "executables" / f"flax-{key}.pickle"
-    compiled = None
-    if path.exists():
-        try:
-            compiled = deserialize_and_load(*pickle.loads(path.read_bytes()))
-        except Exception:  # a damaged or foreign file: compile again and replace it
-            compiled = None
-    if compiled is None:
-        compiled = _compiled(api, backward).lower(*arguments, **static).compile()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_bytes(pickle.dumps(serialize(compiled)))
-        os.replace(partial, path)
-    _LOADED[key] = compiled
-    return compiled
+    """The compiled program for these argument shapes and parameters, kept on disk beside the ``jax``
+    adapter's (``adapters.jax_lax.stored_executable``)."""
+    return stored_executable(
+        (_flax_identity(), api, backward, str(device)),
+        arguments,
+        static,
+        lambda: _compiled(api, backward).lower(*arguments, **static).compile(),
+        prefix="flax-",
+    )
 
 
 class _FlaxConvTranspose:
@@ -272,7 +253,7 @@ class _FlaxConvTranspose:
             "jax_enable_x64": bool(jax.config.jax_enable_x64),
             "transpose_kernel": self.transpose_kernel,
             "dtype": "the case's dtype (dtype and param_dtype)",
-            "compilation_cache": str(CACHE_DIR / "executables"),
+            "compilation_cache": str(jax_lax.CACHE_DIR / "executables"),
             "xla_flags": os.environ.get("XLA_FLAGS", ""),
         }
 

@@ -222,20 +222,21 @@ def _machine_identity() -> str:
 _LOADED: dict = {}
 
 
-def _executable(function: str, device, arguments: tuple, static: dict):
-    """The compiled program for these argument shapes and static parameters.
+def stored_executable(identity: tuple, arguments: tuple, static: dict, compile_program, prefix: str = ""):
+    """The compiled program for these argument shapes and static parameters, where ``identity`` holds what
+    else it depends on: from memory, from ``CACHE_DIR/executables``, or ``compile_program()`` and stored there.
 
-    Kept on disk with jax's own serialization under ``CACHE_DIR/executables``: a warm run loads a program
-    without tracing or lowering it (about 3 ms a case against 25 ms through jax's persistent cache, which
-    must lower a program to find its key). The key holds everything the program depends on."""
+    Kept on disk with jax's own serialization: a warm run loads a program without tracing or lowering it
+    (about 3 ms a case against 25 ms through jax's persistent cache, which must lower a program to find its
+    key). ``prefix`` starts the file's name (another adapter's programs, kept beside these)."""
     from jax.experimental.serialize_executable import deserialize_and_load, serialize
 
     shapes = [None if a is None else (tuple(a.shape), str(a.dtype)) for a in arguments]
-    described = repr((_identity(), function, str(device), shapes, sorted(static.items())))
+    described = repr((*identity, shapes, sorted(static.items())))
     key = hashlib.sha256(described.encode()).hexdigest()
     if key in _LOADED:
         return _LOADED[key]
-    path = CACHE_DIR / "executables" / f"{key}.pickle"
+    path = CACHE_DIR / "executables" / f"{prefix}{key}.pickle"
     compiled = None
     if path.exists():
         try:
@@ -243,13 +244,23 @@ def _executable(function: str, device, arguments: tuple, static: dict):
         except Exception:  # a damaged or foreign file: compile again and replace it
             compiled = None
     if compiled is None:
-        compiled = _compiled(function).lower(*arguments, **static).compile()
+        compiled = compile_program()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
         partial.write_bytes(pickle.dumps(serialize(compiled)))
         os.replace(partial, path)  # whole or absent: two processes may write the same program
     _LOADED[key] = compiled
     return compiled
+
+
+def _executable(function: str, device, arguments: tuple, static: dict):
+    """The compiled program of one of this adapter's calls (the key holds everything it depends on)."""
+    return stored_executable(
+        (_identity(), function, str(device)),
+        arguments,
+        static,
+        lambda: _compiled(function).lower(*arguments, **static).compile(),
+    )
 
 
 @functools.cache

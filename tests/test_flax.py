@@ -16,6 +16,7 @@ from conformance.compare import compare, expected_and_tolerance, expected_gradie
 pytest.importorskip("flax", reason="flax is not installed in this environment (tox -e flax runs this)")
 
 import adapters.flax_layers as flax_layers  # noqa: E402
+import adapters.jax_lax as jax_lax  # noqa: E402
 
 NAMES = ("flax-linen", "flax-linen-transpose-kernel", "flax-nnx", "flax-nnx-transpose-kernel")
 
@@ -174,13 +175,13 @@ def test_each_adapters_gradients_match_the_reference(adapter, case):
 
 
 def test_compiled_programs_are_kept_on_disk_and_loaded_without_compiling(tmp_path, monkeypatch):
-    monkeypatch.setattr(flax_layers, "CACHE_DIR", tmp_path)
-    monkeypatch.setattr(flax_layers, "_LOADED", {})
+    monkeypatch.setattr(jax_lax, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(jax_lax, "_LOADED", {})
     case = Case(input_size=(7, 3), kernel=3, stride=2, padding=1, in_channels=2, out_channels=3, bias=True)
     adapter = load("flax-nnx")
     first = adapter.run(case, *make_inputs(case))
     assert len(list((tmp_path / "executables").glob("flax-*.pickle"))) == 1
-    flax_layers._LOADED.clear()  # as a new process: only the file remains
+    jax_lax._LOADED.clear()  # as a new process: only the file remains
 
     def no_compiling(api, backward):
         raise AssertionError("compiled again instead of loading the stored program")
