@@ -515,7 +515,7 @@ def equivalence_tables(results: ResultSet, cases: dict[str, dict] | None = None)
         }
         frameworks = {run.label: run.envelope["framework"] for run in results.runs}
         # The paths of one framework are compared on every case, where the framework has several.
-        several = {name for name in frameworks.values() if list(frameworks.values()).count(name) > 1}
+        several = {name for name, count in Counter(frameworks.values()).items() if count > 1}
         labelled = [
             {**record, "adapter": run.label}
             for run, record in results.records
