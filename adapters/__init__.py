@@ -14,7 +14,9 @@ here, else the reason; default available), ``versions()`` (dict of package -> ve
 ``{}``), ``precision()`` (dict of precision settings), ``repro(case)`` (a few lines of plain
 framework code reproducing the output), and ``run_backward(case, x, w, bias, dy) -> (dx, dw, db)``:
 the gradients of ``<dy, y>`` by the framework's own differentiation, in the canonical layouts of x, w
-and bias (db None without a bias); an adapter that has it is given the backward cases.
+and bias (db None without a bias); an adapter that has it is given the backward cases; and
+``conversion`` (a ``Conversion``): the adapter is a round trip, built in one framework, converted, and
+run in another (``adapters.converters``).
 
 An adapter only converts layouts: it never slices, pads, casts back or rounds the framework's output
 to make it match.
@@ -25,9 +27,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+from dataclasses import asdict
 
 from adapters.capabilities import Capabilities
 from conformance.invalid import CANONICAL_RULES
+from conformance.records import STAGES, Conversion  # noqa: F401 (Conversion: declared by round-trip adapters)
 
 # Built-in adapters by name; anything else is loaded as "package.module:Attribute".
 BUILTIN = {
@@ -61,6 +65,9 @@ BUILTIN = {
     "flax-nnx-transpose-kernel": "adapters.flax_layers:FlaxNNXTransposeKernel",
     "openvino-onnx": "adapters.openvino_runtime:OpenVinoOnnx",
     "openvino-torch": "adapters.openvino_runtime:OpenVinoTorch",
+    # Round trips through a converter (adapters.converters): built in one framework, run in another.
+    "torch-onnx-dynamo": "adapters.converters.torch_onnx:TorchOnnxDynamo",
+    "torch-onnx-torchscript": "adapters.converters.torch_onnx:TorchOnnxTorchScript",
 }
 CPU_ADAPTERS = (
     "torch",
@@ -94,6 +101,15 @@ class Unsupported(Exception):
         return str(self)
 
 
+class Converted:
+    """A round trip's answer: the target runtime's output, and what the converter wrote for the operation
+    (the converted node's attributes), which the result records as ``metrics["converted"]``."""
+
+    def __init__(self, output, converted: dict):
+        self.output = output
+        self.converted = converted
+
+
 class ShapeOnly:
     """What an adapter that infers rather than computes returns: the output's shape and dtype name."""
 
@@ -123,13 +139,10 @@ def thread_limit() -> int | None:
     return int(value) if value else None
 
 
-STAGES = ("construction", "call")
-
-
 @contextlib.contextmanager
 def stage(name: str):
-    """Marks an error raised inside as raised at this stage ("construction": building the layer,
-    model or session; "call": running it), so a must-reject case records where it was refused."""
+    """Marks an error raised inside as raised at this stage (``conformance.records.STAGES``: construction,
+    conversion, load, call), so a refusal records where it came from."""
     if name not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {name!r}")
     try:
@@ -179,6 +192,12 @@ def has_backward(adapter) -> bool:
 
 def framework(adapter) -> str:
     return getattr(adapter, "framework", adapter.name)
+
+
+def conversion(adapter) -> dict | None:
+    """The round trip an adapter is (source, converter, target), or None for a framework's own call."""
+    declared = getattr(adapter, "conversion", None)
+    return asdict(declared) if declared is not None else None
 
 
 def modes(adapter) -> tuple[str, ...]:

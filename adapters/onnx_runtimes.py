@@ -126,6 +126,30 @@ def _model_lines(case: Case, constant_weights: bool = False, opset: int = OPSET)
     ]
 
 
+def open_session(model: bytes, provider: str = "CPUExecutionProvider", optimization: str | None = None):
+    """An onnxruntime session of a serialized model, quiet, with the suite's thread limit; ``optimization``: a
+    GraphOptimizationLevel name (None: onnxruntime's default, ORT_ENABLE_ALL)."""
+    import onnxruntime
+
+    # Refusals come back as exceptions and are recorded; the same text on stderr is noise.
+    onnxruntime.set_default_logger_severity(4)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4
+    options.intra_op_num_threads = thread_limit() or 0  # 0: onnxruntime's default, one per core
+    if optimization:
+        options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, optimization)
+    return onnxruntime.InferenceSession(model, options, providers=[provider])
+
+
+def run_session(session, feeds: dict):
+    """The session's first output for the feeds, quiet."""
+    import onnxruntime
+
+    quiet = onnxruntime.RunOptions()
+    quiet.log_severity_level = 4
+    return session.run(None, feeds, quiet)[0]
+
+
 class OnnxRuntime:
     """One execution provider of onnxruntime; subclasses name the provider and the path: the optimization
     level, whether the weights are constants, and the opset."""
@@ -171,23 +195,12 @@ class OnnxRuntime:
 
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         require(self, case)
-        import onnxruntime
-
-        # Refusals come back as exceptions and are recorded; the same text on stderr is noise.
-        onnxruntime.set_default_logger_severity(4)
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 4
-        options.intra_op_num_threads = thread_limit() or 0  # 0: onnxruntime's default, one per core
-        if self.optimization:
-            options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, self.optimization)
         model = build_model(case, (w, bias) if self.constant_weights else None, self.opset)
         with stage("construction"):  # a provider without a kernel for the dtype refuses here (NOT_IMPLEMENTED)
-            session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[self.provider])
-        quiet = onnxruntime.RunOptions()
-        quiet.log_severity_level = 4
+            session = open_session(model.SerializeToString(), self.provider, self.optimization)
         feeds = {"X": x} if self.constant_weights else _feeds(x, w, bias)
         with stage("call"):
-            return session.run(None, feeds, quiet)[0]
+            return run_session(session, feeds)
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -180,6 +180,9 @@ class Divergence:
     devices: tuple = ()
     versions: dict = field(default_factory=dict)
     test: Callable | None = None  # derived entries (capabilities) test a case instead of selecting fields
+    # A round trip's entry from its target runtime's file (``load_register``): the runtime's known bug, which
+    # a converted model may or may not reach.
+    inherited_from: str = ""
 
     def matches(self, case: Case) -> bool:
         if self.test is not None:
@@ -521,6 +524,7 @@ def load_register(
     framework: str | None = None,
     device: str | None = None,
     versions: dict | None = None,
+    target: str | None = None,
 ) -> Register:
     """The adapter's register: in each directory (one, or a list: the built-in ``REGISTER_DIR`` first, then
     a user's, whose entries add to it), ``<adapter>.toml``, after ``<framework>.toml`` (entries every
@@ -529,16 +533,23 @@ def load_register(
 
     Given the adapter's device and recorded versions, only the entries whose scope holds them are kept;
     an entry scoped on a package the adapter does not report is an error.
+
+    A round trip (``target``: the runtime that runs the converted model) also gets, first, the entries of
+    ``<target>.toml``: the runtime's own known bugs, recorded once there. They are not strict (a converted
+    model may not reach the runtime's bug, so a pass stays a pass), and a run need not meet them.
     """
     names = [f"{framework}.toml"] if framework and framework != adapter else []
+    inherited = f"{target}.toml" if target and target not in (adapter, framework) else None
     entries = []
     origin = {}  # entry id -> where it is defined
     for directory in _register_directories(directories):
-        for path in [directory / name for name in [*names, f"{adapter}.toml"]]:
+        for path in [directory / name for name in [*([inherited] if inherited else []), *names, f"{adapter}.toml"]]:
             if not path.exists():
                 continue
             for where, raw in _read_entries(path):
                 entry = _entry(adapter, raw, where)
+                if path.name == inherited:
+                    entry = replace(entry, strict=False, inherited_from=target)
                 if entry.id in origin:
                     raise RegisterError(
                         f"{where}: duplicate entry id {entry.id!r}, first defined at {origin[entry.id]}"

@@ -479,7 +479,8 @@ def _progress_bars(options: Options, runs: dict[str, AdapterRun], left: dict[str
 
 
 def register_problems(runs: dict[str, AdapterRun], chosen: dict, narrowed: bool) -> list[str]:
-    """A complete run must meet every register entry it can reach; a narrowed one (dtype, -k, shard) need not."""
+    """A complete run must meet every register entry it can reach (a round trip's entries of its target
+    runtime excepted); a narrowed one (dtype, -k, shard) need not."""
     if narrowed:
         return []
     return [
@@ -487,7 +488,9 @@ def register_problems(runs: dict[str, AdapterRun], chosen: dict, narrowed: bool)
         for run in runs.values()
         if not run.info["unavailable"] and sum(run.outcomes.values()) == len(chosen[run.name])
         for entry in run.register.entries
-        if entry.id not in run.matched and entry.reaches(run.info["modes"], run.info.get("backward", True))
+        if entry.id not in run.matched
+        and not entry.inherited_from
+        and entry.reaches(run.info["modes"], run.info.get("backward", True))
     ]
 
 

@@ -47,6 +47,15 @@ OUTCOMES = (
     "xfail",
     "xpass",
 )
+# Where a refusal (``rejected``) came from, in the order a case goes through them; the record's
+# ``metrics["stage"]``, set by the adapter (``adapters.stage``), or "unknown". "conversion" and "load" are a
+# round trip's own.
+STAGES = {
+    "construction": "building the layer, model or session",
+    "conversion": "the converter exporting or translating the model",
+    "load": "the target runtime loading the converted model",
+    "call": "running it",
+}
 # What a porter asks of a raw outcome (what the framework did, before the register): right, a wrong
 # answer, a refusal, or a broken run. The suite's own failure is its own group; xfail and xpass are
 # verdicts of the register, never raw outcomes.
@@ -102,6 +111,20 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """A round trip, declared once per adapter (its ``conversion``): the framework the case is built in, the
+    converter, and the runtime that runs what the converter wrote. The envelope carries it; the report
+    places the adapter beside its source framework and names the whole path."""
+
+    source: str = field(metadata=_rule("the framework the case is built in, as adapters name it", minLength=1))
+    converter: str = field(metadata=_rule("what converts it, as its users call it", minLength=1))
+    target: str = field(metadata=_rule("what runs the converted model", minLength=1))
+
+    def label(self) -> str:
+        return f"{self.source} → {self.converter} → {self.target}"
+
+
+@dataclass(frozen=True)
 class Envelope:
     """The first line of a result file: what ran, where, in which versions."""
 
@@ -124,6 +147,9 @@ class Envelope:
     planned: int = field(metadata=_rule("cases planned for the adapter", minimum=0))
     threads: int | str | None = field(metadata=_rule("threads per operation in the framework"))
     unavailable: str | None = field(metadata=_rule("why the adapter could not run here (null: it ran)"))
+    conversion: Conversion | None = field(
+        default=None, metadata=_rule("a round trip's source framework, converter and target runtime (null: none)")
+    )
 
 
 @dataclass(frozen=True)
@@ -236,7 +262,8 @@ def _object_schema(cls) -> dict:
 def schema() -> dict:
     """The JSON Schema of one line of a result file (an envelope, a record or an end line)."""
     definitions = {
-        cls.__name__: _object_schema(cls) for cls in (Envelope, Selection, Shard, Record, Case, RegisterEntry, End)
+        cls.__name__: _object_schema(cls)
+        for cls in (Envelope, Selection, Shard, Conversion, Record, Case, RegisterEntry, End)
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -312,6 +339,7 @@ def envelope(
     keyword: str | None = None,
     framework: str | None = None,
     cases=(),
+    conversion: dict | None = None,
 ) -> Envelope:
     """The first line of a result file; ``shard`` (with ``index`` and ``count``) only for one shard of a run."""
     return Envelope(
@@ -332,6 +360,7 @@ def envelope(
         planned=planned,
         threads=threads,  # per operation in the framework (see adapters.limit_threads)
         unavailable=unavailable,
+        conversion=Conversion(**conversion) if conversion else None,
     )
 
 

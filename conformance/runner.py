@@ -149,6 +149,7 @@ class AdapterRun:
             framework=self.info["framework"],
             device=self.info["device"],
             versions=None if self.info["unavailable"] else self.info.get("versions", {}),
+            target=(self.info.get("conversion") or {}).get("target"),
         )
         self.register.entries += capability_entries(self.name, self.capabilities, self.info["modes"])
 
@@ -175,6 +176,7 @@ class AdapterRun:
                 shard=self.shard,
                 threads=self.info.get("threads"),
                 unavailable=self.info["unavailable"],
+                conversion=self.info.get("conversion"),
                 dtypes=dtypes,
                 keyword=keyword,
                 cases=cases,
@@ -217,6 +219,8 @@ class AdapterRun:
             metrics = {"message": attempt.message}
             if attempt.stage:
                 metrics["stage"] = attempt.stage
+        if attempt.converted:
+            metrics["converted"] = attempt.converted
         outcome, entry = settle(raw_outcome, entries, attempt.message)
         record = Record(
             type="result",

@@ -38,7 +38,8 @@ class Attempt:
     output_dtype: str | None = None
     output_shape: tuple | None = None
     message: str = ""
-    stage: str | None = None  # where a refusal came: construction, call, or unknown (see adapters.stage)
+    stage: str | None = None  # where a refusal came: construction, conversion, load, call or unknown (adapters.stage)
+    converted: dict | None = None  # a round trip's converted node, as the converter wrote it (adapters.Converted)
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
     repro: str | None = None
@@ -65,6 +66,7 @@ def describe(adapter) -> dict:
         "capabilities": adapters.capabilities(adapter).to_data(),
         "threads": adapters.thread_limit() or "framework default",
         "backward": adapters.has_backward(adapter),
+        "conversion": adapters.conversion(adapter),
     }
     info["unavailable"] = _asked(adapter, "availability", (str, type(None)))
     for method in ("versions", "precision"):
@@ -109,8 +111,11 @@ def unloaded_info(spec: str, reason: str) -> dict:
 def read_output(result, attempt: Attempt) -> None:
     """The adapter's answer as shape, dtype and float64 values. Only real floating outputs are widened:
     a complex, integer, object or string output keeps its dtype and gives no values (never a silent cast)."""
-    from adapters import ShapeOnly
+    from adapters import Converted, ShapeOnly
 
+    if isinstance(result, Converted):
+        attempt.converted = result.converted
+        result = result.output
     if isinstance(result, ShapeOnly):
         attempt.output_shape, attempt.output_dtype = result.shape, result.dtype
         return
@@ -162,6 +167,7 @@ def _attempt(adapter, case, x, w, bias, dy=None) -> Attempt:
             attempt.message = f"the adapter raised {type(exit).__name__}({', '.join(map(repr, exit.args))})"
         except Exception as error:  # the framework's refusal is a result, not a crash
             attempt.status, attempt.stage = "rejected", getattr(error, "conformance_stage", "unknown")
+            attempt.converted = getattr(error, "conformance_converted", None)
             attempt.message = f"{type(error).__name__}: {error}".strip()
             if not str(error):
                 attempt.message += "\n" + traceback.format_exc(limit=3)

@@ -34,7 +34,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from conformance import models, modes, porting
 from conformance.case import Case
 from conformance.equivalence import PATHS, analyse, family_member
-from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING, raw_outcome
+from conformance.records import OUTCOME_GROUPS, OUTCOMES, PASSING, STAGES, raw_outcome
 from reports.results import ResultSet, scope_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -275,12 +275,13 @@ def report_data(results: ResultSet, cases: dict[str, dict] | None = None) -> tup
         "raw": list(RAW),
         "marks": list(MARKS),
         "groups": {group: list(outcomes) for group, outcomes in OUTCOME_GROUPS.items()},
+        "refused_at": {stage: f"Refused at {stage}: {what}." for stage, what in STAGES.items()},
         "filters": list(FILTERS),
         "values": values,
         "families": families,
         "adapters": [run.label for run in runs],
         "short_labels": [short_label(run.label) for run in runs],
-        "adapter_titles": [f"{run.label}: {run.version_text}" for run in runs],
+        "adapter_titles": [": ".join(filter(None, (run.label, run.round_trip, run.version_text))) for run in runs],
         "cases": [
             {
                 "id": case["id"],
@@ -379,6 +380,7 @@ def summaries(results: ResultSet, cases: dict[str, dict] | None = None) -> list[
             {
                 "label": run.label,
                 "short_label": short_label(run.label),
+                "round_trip": run.round_trip,
                 "versions": run.version_text,
                 "device": envelope.get("device"),
                 "device_model": envelope.get("device_model"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from conformance import equivalence
 from conformance.errors import UserError
-from conformance.records import file_kind, read_result_file
+from conformance.records import Conversion, file_kind, read_result_file
 
 
 @dataclass
@@ -46,6 +46,12 @@ class Run:
     @property
     def version_text(self) -> str:
         return ", ".join(f"{package} {version}" for package, version in sorted(self.versions.items())) or "-"
+
+    @property
+    def round_trip(self) -> str:
+        """A round trip's path ("torch → torch.onnx.export (dynamo) → onnxruntime"); "" for a framework's own."""
+        conversion = self.envelope.get("conversion")
+        return Conversion(**conversion).label() if conversion else ""
 
     @property
     def shard(self) -> dict | None:
@@ -118,10 +124,18 @@ def load(paths) -> ResultSet:
             gc.enable()
     if not results.runs:
         raise UserError(f"no result files (*.jsonl with an envelope) in {', '.join(map(str, paths))}")
-    # A framework's paths side by side (the matrix's columns, the summary's rows), then by adapter and label.
-    results.runs = sorted(_merge_shards(results.runs), key=lambda run: (run.envelope["framework"], run.adapter))
+    results.runs = sorted(_merge_shards(results.runs), key=_place)
     _label(results.runs)
     return results
+
+
+def _place(run: Run) -> tuple:
+    """Where a run's column and row go: a framework's paths side by side, and after them the round trips
+    that start from that framework (each converter's adapters together), then by adapter."""
+    conversion = run.envelope.get("conversion")
+    if conversion:
+        return (conversion["source"], 1, run.envelope["framework"], run.adapter)
+    return (run.envelope["framework"], 0, "", run.adapter)
 
 
 # What the shards of one run must share besides adapter and versions. The suite commit is among them:

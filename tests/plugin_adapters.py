@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from adapters import Conversion
+from adapters.converters import RoundTrip
 from reference import conv_transpose
 
 
@@ -421,3 +423,62 @@ class GroupBlindInputGradient(CorrectBackward):
         wrong[:, 1:] = dx[:, :1] if dx.shape[1] > 1 else dx[:, 1:]
         wrong[..., :1] = -wrong[..., :1]  # and the first position of every channel negated, so 1-channel cases fail too
         return wrong, dw, db
+
+
+class _VendorRoundTrip(RoundTrip):
+    """A round trip as a vendor's converter would be one: the source model is the case's arguments, the
+    "converter" writes them down as a dict, and the "runtime" computes that dict with the reference."""
+
+    conversion = Conversion("vendor-framework", "vendor-converter", "vendor-runtime")
+
+    def build(self, case, x, w, bias):
+        return {"params": case.conv_params(), "w": w, "bias": bias}
+
+    def convert(self, case, source, x, workdir):
+        print("converting...")  # converters talk; the run must stay quiet
+        return source
+
+    def converted_node(self, converted) -> dict:
+        return {"ops": ["ConvTranspose"], "output_padding": list(converted["params"]["output_padding"])}
+
+    def load(self, case, converted):
+        return converted
+
+    def call(self, case, runnable, x):
+        return conv_transpose(x, runnable["w"], runnable["bias"], **runnable["params"]).astype(x.dtype)
+
+
+class RoundTripCorrect(_VendorRoundTrip):
+    name = "vendor-round-trip"
+
+
+class RoundTripDropsOutputPadding(_VendorRoundTrip):
+    """The converter silently writes output_padding as 0: the runtime's output is short by it."""
+
+    name = "vendor-round-trip-drops-op"
+
+    def convert(self, case, source, x, workdir):
+        params = dict(source["params"], output_padding=(0,) * case.rank)
+        return dict(source, params=params)
+
+
+class RoundTripUnloadable(_VendorRoundTrip):
+    """The converter writes a model its runtime cannot load, for grouped cases."""
+
+    name = "vendor-round-trip-unloadable"
+
+    def load(self, case, converted):
+        if case.groups > 1:
+            raise RuntimeError("INVALID_GRAPH: the runtime has no grouped kernel")
+        return converted
+
+
+class RoundTripRefused(_VendorRoundTrip):
+    """The converter refuses dilated cases."""
+
+    name = "vendor-round-trip-refused"
+
+    def convert(self, case, source, x, workdir):
+        if max(case.dilation) > 1:
+            raise ValueError("the converter does not translate dilation")
+        return source

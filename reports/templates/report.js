@@ -394,8 +394,7 @@
       parts.push(element("p", {}, m.reading ? "The values are explained by reading the arguments as: " + m.reading :
         "No reading of the invalid arguments explains the values."));
     } else if (d.raw === "pass" && c.violates) {
-      const stages = { construction: "Refused at construction.", call: "Refused at the call." };
-      parts.push(element("p", {}, stages[m.stage] || "Refused (at an unknown stage)."));
+      parts.push(element("p", {}, data.refused_at[m.stage] || "Refused (at an unknown stage)."));
     } else if (d.raw === "dtype_mismatch") {
       parts.push(element("p", { class: "shape" }, (gradients ? m.gradient + " dtype " : "output dtype ") + m.output_dtype +
         ", but the case's dtype is " + m.expected_dtype));
@@ -448,7 +447,12 @@
       parts.push(element("p", { class: "small" }, "Where the bad values lie (binned over the output's spatial axes; rows: first axis, columns: last):"));
       parts.push(drawErrorMap(m.error_map));
     }
+    if (d.raw === "rejected" && m.stage) parts.push(element("p", { class: "stage" }, data.refused_at[m.stage] || "Refused at " + m.stage + "."));
     if (d.message !== null) parts.push(element("pre", { class: "message" }, strings[d.message]));
+    if (m.converted) {
+      parts.push(element("p", { class: "small" }, "What the converter wrote for the operation:"));
+      parts.push(element("pre", { class: "converted" }, JSON.stringify(m.converted, null, 1)));
+    }
     if (fields) {
       parts.push(element("p", { class: "small" }, "The case:"));
       parts.push(parameterTable(fields));

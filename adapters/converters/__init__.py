@@ -1,0 +1,112 @@
+"""Round trips: the case is built in a source framework, converted, and run in a target runtime.
+
+Each adapter here declares its ``conversion`` (source, converter, target) and goes through four stages,
+each of which can refuse the case (``rejected``, with the stage named in the record):
+
+1. ``construction``: the source model (a torch module, a Keras model, a tf.function, an ONNX model);
+2. ``conversion``: the converter exports or translates it;
+3. ``load``: the target runtime reads what the converter wrote;
+4. ``call``: the target runtime runs it.
+
+What the converter wrote for the operation (the converted node's op types and attributes) is recorded
+with the result, a refusal's included. The converted model is run as written: an adapter moves the input
+and output between layouts where the converter documents a layout change, and never edits the model, so a
+converter that drops or changes an attribute shows as a mismatch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+from adapters import Converted, stage
+from adapters.capabilities import require
+
+
+class RoundTrip:
+    """A round trip's run, stage by stage; subclasses build, convert, load and call."""
+
+    device = "cpu"
+    conversion = None  # an adapters.Conversion, declared by each subclass
+
+    def build(self, case, x, w, bias):
+        """The source model holding the case's weight and bias."""
+        raise NotImplementedError
+
+    def convert(self, case, source, x, workdir: str):
+        """What the converter writes for the source model (files go under ``workdir``)."""
+        raise NotImplementedError
+
+    def converted_node(self, converted) -> dict:
+        """The converted operation as the converter wrote it: op types and attributes."""
+        return {}
+
+    def load(self, case, converted):
+        """The target runtime's runnable form of what the converter wrote."""
+        raise NotImplementedError
+
+    def call(self, case, runnable, x):
+        """The target runtime's output, in the canonical layout."""
+        raise NotImplementedError
+
+    def run(self, case, x, w, bias):
+        require(self, case)
+        with tempfile.TemporaryDirectory(prefix="conformance-") as workdir:
+            with stage("construction"):
+                source = self.build(case, x, w, bias)
+            with stage("conversion"), quiet():
+                converted = self.convert(case, source, x, workdir)
+            node = self.converted_node(converted)
+            try:
+                with stage("load"):
+                    runnable = self.load(case, converted)
+                with stage("call"):
+                    output = self.call(case, runnable, x)
+            except Exception as error:
+                with contextlib.suppress(AttributeError, TypeError):
+                    error.conformance_converted = node
+                raise
+        return Converted(output, node)
+
+
+@contextlib.contextmanager
+def quiet():
+    """Converters print progress to stdout and stderr at file-descriptor level (some from C++); a worker's
+    output is noise in a run, and what matters comes back as an exception or a warning."""
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for descriptor in saved:
+                os.close(descriptor)
+
+
+def onnx_node(model) -> dict:
+    """An ONNX model's nodes as a converter wrote them: op types in order, and each ConvTranspose's attributes."""
+    from onnx import helper
+
+    found = {"ops": [node.op_type for node in model.graph.node]}
+    opsets = {entry.domain or "ai.onnx": entry.version for entry in model.opset_import}
+    found["opset"] = opsets.get("ai.onnx")
+    found["ConvTranspose"] = [
+        {attribute.name: _plain(helper.get_attribute_value(attribute)) for attribute in node.attribute}
+        for node in model.graph.node
+        if node.op_type == "ConvTranspose"
+    ]
+    return found
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(type(value).__name__)

@@ -1,0 +1,195 @@
+"""Round trips through converters: the stages a refusal is recorded at, what the converter wrote, the target
+runtime's register entries, the report's placement; then each converter's own adapters, which skip (saying
+why) where the converter is not installed and run in its own tox env.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import adapters
+from adapters import load
+from conformance.case import Case, make_inputs
+from conformance.compare import compare
+from conformance.divergences import load_register
+from conformance.records import read_results
+from conformance.runner import expected
+from reports.results import Run, _place
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGINS = "tests.plugin_adapters"
+
+
+def _run(tmp_path, *args):
+    results = tmp_path / "results"
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--results", str(results), "--profile", "smoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return completed, {path.stem: read_results(path) for path in results.glob("*.jsonl")}
+
+
+def test_a_round_trip_records_its_path_and_what_the_converter_wrote(tmp_path):
+    completed, files = _run(tmp_path, "--adapter", f"{PLUGINS}:RoundTripCorrect", "-k", "1d")
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    envelope, records = files["vendor-round-trip"]
+    assert envelope["conversion"] == {
+        "source": "vendor-framework",
+        "converter": "vendor-converter",
+        "target": "vendor-runtime",
+    }
+    computed = [r for r in records if not r["case"]["violates"]]
+    assert computed and {r["outcome"] for r in computed} == {"pass"}
+    assert all(r["metrics"]["converted"]["ops"] == ["ConvTranspose"] for r in computed)
+    assert "converting..." not in completed.stdout + completed.stderr  # the converter's chatter is kept out
+
+
+def test_a_converter_that_drops_an_attribute_shows_as_a_mismatch_with_what_it_wrote(tmp_path):
+    completed, files = _run(tmp_path, "--adapter", f"{PLUGINS}:RoundTripDropsOutputPadding", "-k", "1d and not -x")
+    assert completed.returncode == 1
+    (_, records), = files.values()  # fmt: skip
+    padded = [r for r in records if any(r["case"]["output_padding"])]
+    # Short by the output_padding; where that leaves no output at all, the runtime refuses instead.
+    assert "shape_mismatch" in {r["raw_outcome"] for r in padded}
+    assert {r["raw_outcome"] for r in padded} <= {"shape_mismatch", "rejected"}
+    assert all(r["metrics"]["converted"]["output_padding"] == [0] for r in padded)
+    assert {r["raw_outcome"] for r in records if not any(r["case"]["output_padding"])} == {"pass"}
+
+
+@pytest.mark.parametrize(
+    ("adapter", "stage", "refused", "converted"),
+    [
+        ("RoundTripUnloadable", "load", lambda case: case["groups"] > 1, True),
+        ("RoundTripRefused", "conversion", lambda case: max(case["dilation"]) > 1, False),
+    ],
+)
+def test_each_stage_of_a_round_trip_refuses_in_its_own_name(tmp_path, adapter, stage, refused, converted):
+    completed, files = _run(tmp_path, "--adapter", f"{PLUGINS}:{adapter}", "-k", "not -x")
+    assert completed.returncode == 1
+    (_, records), = files.values()  # fmt: skip
+    rejected = [r for r in records if r["raw_outcome"] == "rejected"]
+    assert rejected and all(refused(r["case"]) for r in rejected)
+    assert {r["metrics"]["stage"] for r in rejected} == {stage}
+    assert all(("converted" in r["metrics"]) == converted for r in rejected)
+    assert {r["raw_outcome"] for r in records if not refused(r["case"])} == {"pass"}
+
+
+def _target_register(tmp_path) -> Path:
+    register = tmp_path / "register"
+    register.mkdir()
+    (register / "vendor-runtime.toml").write_text(
+        '[[divergence]]\nid = "vendor-runtime-no-groups"\nkind = "xfail"\noutcomes = ["rejected"]\n'
+        'message = "INVALID_GRAPH"\nreason = "the runtime has no grouped kernel"\nlinks = []\n'
+        'upstream = "no upstream report found"\n[divergence.select]\ngrouped = true\n\n'
+        '[[divergence]]\nid = "vendor-runtime-other-bug"\nkind = "xfail"\noutcomes = ["value_mismatch"]\n'
+        'reason = "a bug no converted model reaches"\nlinks = []\nupstream = "no upstream report found"\n'
+        "[divergence.select]\nbatch = 99\n"
+    )
+    return register
+
+
+def test_a_round_trip_is_given_its_target_runtimes_entries_not_strict_and_not_required(tmp_path):
+    register = _target_register(tmp_path)
+    completed, files = _run(tmp_path, "--adapter", f"{PLUGINS}:RoundTripUnloadable", "-k", "not -x",
+                            "--register", str(register))  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-2000:]  # the unmatched runtime entry is not required
+    (_, records), = files.values()  # fmt: skip
+    grouped = [r for r in records if r["case"]["groups"] > 1]
+    assert grouped and {r["outcome"] for r in grouped} == {"xfail"}
+    assert {r["divergence"]["id"] for r in grouped} == {"vendor-runtime-no-groups"}
+    assert all(r["divergence"]["strict"] is False for r in grouped)
+    # The same entries, for the runtime's own adapter: strict, and required to match.
+    entries = load_register("vendor-runtime", [register]).entries
+    assert all(entry.strict and not entry.inherited_from for entry in entries)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "framework", "target", "inherited"),
+    [
+        ("vendor-round-trip", "vendor-converter", "vendor-runtime", {"vendor-runtime-no-groups", "vendor-runtime-other-bug"}),  # noqa: E501
+        ("vendor-round-trip", "vendor-converter", None, set()),
+        ("vendor-runtime", "vendor-runtime", "vendor-runtime", set()),  # a runtime is not its own round trip
+    ],
+)  # fmt: skip
+def test_which_entries_a_round_trip_inherits(tmp_path, adapter, framework, target, inherited):
+    entries = load_register(adapter, [_target_register(tmp_path)], framework=framework, target=target).entries
+    assert {entry.id for entry in entries if entry.inherited_from} == inherited
+
+
+def test_the_report_places_round_trips_after_their_source_frameworks_paths():
+    def run(adapter, framework, source=None):
+        conversion = {"source": source, "converter": "c", "target": "t"} if source else None
+        envelope = {"adapter": adapter, "framework": framework, "conversion": conversion}
+        return Run(Path(f"{adapter}.jsonl"), envelope, [], None)
+
+    runs = [
+        run("torch-onnx-dynamo", "torch-onnx", "torch"),
+        run("onnxruntime", "onnxruntime"),
+        run("torch", "torch"),
+        run("onnx2torch", "onnx2torch", "onnxruntime"),
+        run("torch-module", "torch"),
+        run("tf2onnx-keras", "tf2onnx", "keras"),
+        run("keras-jax", "keras"),
+    ]
+    assert [r.adapter for r in sorted(runs, key=_place)] == [
+        "keras-jax",
+        "tf2onnx-keras",
+        "onnxruntime",
+        "onnx2torch",
+        "torch",
+        "torch-module",
+        "torch-onnx-dynamo",
+    ]
+    assert Run(Path("x"), {"adapter": "x", "conversion": {"source": "torch", "converter": "c", "target": "t"}},
+               [], None).round_trip == "torch → c → t"  # fmt: skip
+
+
+def test_every_converter_adapter_declares_its_round_trip_and_a_framework_of_its_own():
+    converters = {name: path for name, path in adapters.BUILTIN.items() if path.startswith("adapters.converters.")}
+    assert converters
+    for name, path in converters.items():
+        module, _, attribute = path.partition(":")
+        adapter = getattr(__import__(module, fromlist=[attribute]), attribute)
+        assert adapter.conversion is not None, name
+        assert adapter.framework not in (adapter.conversion.source, adapter.conversion.target), name
+
+
+# --- each converter, where it is installed --------------------------------------------------------------
+
+GROUPED = dict(batch=2, in_channels=4, out_channels=6, groups=2, bias=True, dtype="float32")
+TORCH_CASES = [
+    Case(input_size=(5, 4), kernel=(3, 2), stride=(2, 1), padding=1, output_padding=(1, 0), **GROUPED),
+    Case(input_size=(3, 2, 2), kernel=2, stride=2, dilation=(1, 2, 1), output_padding=(1, 0, 1), **GROUPED),
+    Case(input_size=(6,), kernel=4, stride=3, padding=1, output_padding=2, **GROUPED),
+    Case(input_size=(6,), kernel=4, stride=3, padding=1, output_padding=2, mode="torch_output_size", **GROUPED),
+]
+
+
+def _round_trip(name: str, case: Case):
+    adapter = load(name)
+    reason = adapters.availability(adapter)
+    if reason:
+        pytest.skip(f"{name}: {reason}")
+    x, w, bias = make_inputs(case)
+    answer = adapter.run(case, x, w, bias)
+    reference, tolerance = expected(case)
+    return compare(case, reference, tolerance, answer.output), answer.converted
+
+
+@pytest.mark.parametrize("name", ["torch-onnx-dynamo", "torch-onnx-torchscript"])
+@pytest.mark.parametrize("case", TORCH_CASES, ids=lambda case: case.id)
+def test_torch_onnx_round_trips_match_the_reference_and_record_the_exported_node(name, case):
+    pytest.importorskip("torch", reason="torch is not installed here (tox -e torch-onnx runs this)")
+    result, converted = _round_trip(name, case)
+    assert result.outcome == "pass", result.metrics
+    (node,) = converted["ConvTranspose"]
+    assert node["group"] == case.groups and node["strides"] == list(case.stride)
+    assert node["pads"] == [begin for begin, _ in case.padding] + [end for _, end in case.padding]
+    assert node.get("output_padding", [0] * case.rank) == list(case.output_padding)
