@@ -68,6 +68,18 @@ BUILTIN = {
     # Round trips through a converter (adapters.converters): built in one framework, run in another.
     "torch-onnx-dynamo": "adapters.converters.torch_onnx:TorchOnnxDynamo",
     "torch-onnx-torchscript": "adapters.converters.torch_onnx:TorchOnnxTorchScript",
+    "onnx2torch-opset22": "adapters.converters.onnx2torch_import:Onnx2Torch",
+    "onnx2torch-opset11": "adapters.converters.onnx2torch_import:Onnx2TorchOpset11",
+    "tf2onnx-tf-nn": "adapters.converters.tf2onnx_export:Tf2OnnxTfNN",
+    "tf2onnx-tf-nn-explicit-pads": "adapters.converters.tf2onnx_export:Tf2OnnxTfNNExplicitPads",
+    "tf2onnx-keras": "adapters.converters.tf2onnx_export:Tf2OnnxKeras",
+    "keras-onnx-tensorflow": "adapters.converters.keras_onnx:KerasOnnxTensorflow",
+    "keras-onnx-jax": "adapters.converters.keras_onnx:KerasOnnxJax",
+    "keras-onnx-torch": "adapters.converters.keras_onnx:KerasOnnxTorch",
+    "tflite-keras": "adapters.converters.litert:TfliteKeras",
+    "tflite-keras-float16": "adapters.converters.litert:TfliteKerasFloat16",
+    "onnx2tf-saved-model": "adapters.converters.onnx2tf_convert:Onnx2TfSavedModel",
+    "onnx2tf-tflite": "adapters.converters.onnx2tf_convert:Onnx2TfTflite",
 }
 CPU_ADAPTERS = (
     "torch",

@@ -219,6 +219,23 @@ class Keras:
             layer.bias.assign(bias)
         return layer
 
+    def model(self, case: Case, inputs: np.ndarray, w, bias):
+        """The layer as users export it: a functional model on a ``keras.Input`` with the batch left free."""
+        keras = self._keras()
+        layer = self._layer(case, inputs, w, bias)
+        with stage("construction"):
+            tensor = keras.Input(shape=inputs.shape[1:], dtype=case.dtype, name="x")
+            return keras.Model(tensor, layer(tensor))
+
+    def model_lines(self, case: Case) -> list[str]:
+        """The repro's lines building ``model`` (and ``inputs``, the layer's input) as ``model`` does."""
+        lines = self.repro(case).splitlines()
+        built = lines[: lines.index("y = keras.ops.convert_to_numpy(layer(inputs))")]
+        return built + [
+            f"tensor = keras.Input(shape=inputs.shape[1:], dtype={case.dtype!r}, name='x')",
+            "model = keras.Model(tensor, layer(tensor))",
+        ]
+
     def run(self, case: Case, x, w, bias) -> np.ndarray:
         require(self, case)
         keras = self._keras()

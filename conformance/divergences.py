@@ -111,6 +111,14 @@ DERIVED = {
     "mode_output_size_below_full": lambda c: any(
         o < f for o, f in zip(c.mode_spec.output_size or [], c.geometry.full_size)
     ),
+    # The mode's output size differs from full + the mode's output_padding on some axis: what a converter that
+    # ignores output_shape gets wrong (false without one).
+    "mode_output_size_not_full": lambda c: any(
+        n != f + o
+        for n, f, o in zip(
+            c.mode_spec.output_size or [], c.geometry.full_size, c.mode_spec.output_padding or [0] * c.rank
+        )
+    ),
     # The mode's output size is shorter than the input on some axis (false without one).
     "mode_output_size_below_input": lambda c: any(o < n for o, n in zip(c.mode_spec.output_size or [], c.input_size)),
     # The mode's output size lies in full + output_padding .. + stride - 1 on every axis (tf's 'VALID' range).
@@ -180,8 +188,8 @@ class Divergence:
     devices: tuple = ()
     versions: dict = field(default_factory=dict)
     test: Callable | None = None  # derived entries (capabilities) test a case instead of selecting fields
-    # A round trip's entry from its target runtime's file (``load_register``): the runtime's known bug, which
-    # a converted model may or may not reach.
+    # A round trip's entry from its source's or its target runtime's file (``load_register``): a known bug of
+    # the framework it was built in or of the runtime that runs it, which the converted model may or may not reach.
     inherited_from: str = ""
 
     def matches(self, case: Case) -> bool:
@@ -524,7 +532,7 @@ def load_register(
     framework: str | None = None,
     device: str | None = None,
     versions: dict | None = None,
-    target: str | None = None,
+    inherits: Sequence[str] = (),
 ) -> Register:
     """The adapter's register: in each directory (one, or a list: the built-in ``REGISTER_DIR`` first, then
     a user's, whose entries add to it), ``<adapter>.toml``, after ``<framework>.toml`` (entries every
@@ -534,22 +542,23 @@ def load_register(
     Given the adapter's device and recorded versions, only the entries whose scope holds them are kept;
     an entry scoped on a package the adapter does not report is an error.
 
-    A round trip (``target``: the runtime that runs the converted model) also gets, first, the entries of
-    ``<target>.toml``: the runtime's own known bugs, recorded once there. They are not strict (a converted
-    model may not reach the runtime's bug, so a pass stays a pass), and a run need not meet them.
+    A round trip also gets, first, the entries of the files it ``inherits`` (``<name>.toml``: its source
+    adapter's and its target runtime's, as ``adapters.converters.RoundTrip.inherits`` names them): their known
+    bugs, recorded once there. They are not strict (a converted model may not reach the bug, so a pass stays a
+    pass), and a run need not meet them.
     """
     names = [f"{framework}.toml"] if framework and framework != adapter else []
-    inherited = f"{target}.toml" if target and target not in (adapter, framework) else None
+    inherited = {f"{name}.toml": name for name in inherits if name not in (adapter, framework)}
     entries = []
     origin = {}  # entry id -> where it is defined
     for directory in _register_directories(directories):
-        for path in [directory / name for name in [*([inherited] if inherited else []), *names, f"{adapter}.toml"]]:
+        for path in [directory / name for name in [*inherited, *names, f"{adapter}.toml"]]:
             if not path.exists():
                 continue
             for where, raw in _read_entries(path):
                 entry = _entry(adapter, raw, where)
-                if path.name == inherited:
-                    entry = replace(entry, strict=False, inherited_from=target)
+                if path.name in inherited:
+                    entry = replace(entry, strict=False, inherited_from=inherited[path.name])
                 if entry.id in origin:
                     raise RegisterError(
                         f"{where}: duplicate entry id {entry.id!r}, first defined at {origin[entry.id]}"

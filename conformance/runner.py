@@ -149,7 +149,7 @@ class AdapterRun:
             framework=self.info["framework"],
             device=self.info["device"],
             versions=None if self.info["unavailable"] else self.info.get("versions", {}),
-            target=(self.info.get("conversion") or {}).get("target"),
+            inherits=self.info.get("inherits", ()),
         )
         self.register.entries += capability_entries(self.name, self.capabilities, self.info["modes"])
 

@@ -67,6 +67,7 @@ def describe(adapter) -> dict:
         "threads": adapters.thread_limit() or "framework default",
         "backward": adapters.has_backward(adapter),
         "conversion": adapters.conversion(adapter),
+        "inherits": list(getattr(adapter, "inherits", ())),  # a round trip's source and target register files
     }
     info["unavailable"] = _asked(adapter, "availability", (str, type(None)))
     for method in ("versions", "precision"):

@@ -430,6 +430,7 @@ class _VendorRoundTrip(RoundTrip):
     "converter" writes them down as a dict, and the "runtime" computes that dict with the reference."""
 
     conversion = Conversion("vendor-framework", "vendor-converter", "vendor-runtime")
+    inherits = ("vendor-runtime",)
 
     def build(self, case, x, w, bias):
         return {"params": case.conv_params(), "w": w, "bias": bias}

@@ -111,15 +111,16 @@ def test_a_round_trip_is_given_its_target_runtimes_entries_not_strict_and_not_re
 
 
 @pytest.mark.parametrize(
-    ("adapter", "framework", "target", "inherited"),
+    ("adapter", "framework", "inherits", "inherited"),
     [
-        ("vendor-round-trip", "vendor-converter", "vendor-runtime", {"vendor-runtime-no-groups", "vendor-runtime-other-bug"}),  # noqa: E501
-        ("vendor-round-trip", "vendor-converter", None, set()),
-        ("vendor-runtime", "vendor-runtime", "vendor-runtime", set()),  # a runtime is not its own round trip
+        ("vendor-round-trip", "vendor-converter", ["vendor-runtime"], {"vendor-runtime-no-groups", "vendor-runtime-other-bug"}),  # noqa: E501
+        ("vendor-round-trip", "vendor-converter", ["vendor-source", "vendor-runtime"], {"vendor-runtime-no-groups", "vendor-runtime-other-bug"}),  # noqa: E501
+        ("vendor-round-trip", "vendor-converter", [], set()),
+        ("vendor-runtime", "vendor-runtime", ["vendor-runtime"], set()),  # a runtime is not its own round trip
     ],
 )  # fmt: skip
-def test_which_entries_a_round_trip_inherits(tmp_path, adapter, framework, target, inherited):
-    entries = load_register(adapter, [_target_register(tmp_path)], framework=framework, target=target).entries
+def test_which_entries_a_round_trip_inherits(tmp_path, adapter, framework, inherits, inherited):
+    entries = load_register(adapter, [_target_register(tmp_path)], framework=framework, inherits=inherits).entries
     assert {entry.id for entry in entries if entry.inherited_from} == inherited
 
 

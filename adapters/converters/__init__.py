@@ -29,6 +29,9 @@ class RoundTrip:
 
     device = "cpu"
     conversion = None  # an adapters.Conversion, declared by each subclass
+    # The adapters whose register entries the round trip inherits (conformance.divergences.load_register): the
+    # source adapter whose model it converts, and the target runtime's adapter; their known bugs, once.
+    inherits: tuple[str, ...] = ()
 
     def build(self, case, x, w, bias):
         """The source model holding the case's weight and bias."""

@@ -34,6 +34,7 @@ class TorchOnnx(RoundTrip):
     framework = "torch-onnx"
     modes = (modes.EXPLICIT, "torch")
     capabilities = CAPABILITIES
+    inherits = ("torch", "onnxruntime")
     dynamo = True
 
     def __init__(self):

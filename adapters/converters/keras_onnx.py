@@ -1,0 +1,123 @@
+"""Keras → ONNX → onnxruntime: Keras 3's own ``model.export(path, format="onnx")``, on each backend that has it,
+of a functional model holding the keras-<backend> adapter's layer (channels last, the batch left free).
+
+Keras converts with another package per backend (keras/src/export/onnx.py): tf2onnx on TensorFlow, jax2onnx
+on JAX, ``torch.onnx.export`` on torch (the dynamo exporter where the signature is static, else TorchScript;
+a free batch makes it TorchScript). Each backend runs in its own process (KERAS_BACKEND is read once).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+
+from adapters import Conversion
+from adapters.capabilities import why_not
+from adapters.converters import RoundTrip, onnx_node
+from adapters.keras_layers import KerasJax, KerasTensorflow, KerasTorch
+from adapters.layouts import channels_first, channels_last
+from adapters.onnx_runtimes import open_session, run_session
+from conformance.case import Case
+
+_DOCS = "https://keras.io/api/models/model_saving_apis/export/"
+# The package Keras exports with, per backend (keras/src/export/onnx.py).
+EXPORTERS = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "onnxscript"}
+
+
+class _KerasOnnx(RoundTrip):
+    framework = "keras-onnx"
+    source_class = None
+
+    def __init__(self):
+        self.source = self.source_class()
+        self.modes = self.source.modes
+        self.capabilities = self.source.capabilities.but(source=f"{self.source.capabilities.source}; {_DOCS}",
+                                                         rejects={})  # fmt: skip
+        self.inherits = (self.source.name, "onnxruntime")
+
+    @property
+    def backend(self) -> str:
+        return self.source.backend
+
+    def availability(self) -> str | None:
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime  # noqa: F401
+
+            importlib.import_module(EXPORTERS[self.backend].replace("-", "_"))
+        except ImportError as error:
+            return f"onnx, onnxruntime or {EXPORTERS[self.backend]} is not importable: {error}"
+        return self.source.availability()
+
+    def versions(self) -> dict:
+        import onnx
+        import onnxruntime
+
+        exporter = EXPORTERS[self.backend]
+        return {**self.source.versions(), exporter: importlib.metadata.version(exporter), "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__}  # fmt: skip
+
+    def precision(self) -> dict:
+        return {"export": "model.export(path, format='onnx')", "provider": "CPUExecutionProvider"}
+
+    def build(self, case: Case, x, w, bias):
+        inputs = self.source._inputs(x)
+        model = self.source.model(case, inputs, w, bias)
+        # Keras exports only a model that has been called ("The model provided has never called"), as a
+        # trained one has; the layer's own forward is the keras-<backend> adapter's to judge.
+        model(inputs)
+        return model
+
+    def convert(self, case: Case, source, x, workdir: str):
+        import onnx
+
+        path = os.path.join(workdir, "model.onnx")
+        source.export(path, format="onnx", verbose=False)
+        return onnx.load(path)
+
+    def converted_node(self, converted) -> dict:
+        return onnx_node(converted)
+
+    def load(self, case: Case, converted):
+        return open_session(converted.SerializeToString())
+
+    def call(self, case: Case, runnable, x):
+        return channels_first(run_session(runnable, {runnable.get_inputs()[0].name: channels_last(x)}))
+
+    def repro(self, case: Case) -> str:
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
+        return "\n".join(
+            self.source.model_lines(case)
+            + [
+                "import onnx",
+                "import onnxruntime",
+                "model(inputs)  # Keras exports only a model that has been called",
+                "model.export('model.onnx', format='onnx', verbose=False)",
+                "model = onnx.load('model.onnx')",
+                "print([(n.op_type, n.attribute) for n in model.graph.node if n.op_type == 'ConvTranspose'])",
+                "session = onnxruntime.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])",
+                "y = session.run(None, {session.get_inputs()[0].name: inputs})[0]",
+                "y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)",
+                "print(y.shape, y)",
+            ]
+        )
+
+
+class KerasOnnxTensorflow(_KerasOnnx):
+    name = "keras-onnx-tensorflow"
+    conversion = Conversion("keras", "keras export (tensorflow backend: tf2onnx)", "onnxruntime")
+    source_class = KerasTensorflow
+
+
+class KerasOnnxJax(_KerasOnnx):
+    name = "keras-onnx-jax"
+    conversion = Conversion("keras", "keras export (jax backend: jax2onnx)", "onnxruntime")
+    source_class = KerasJax
+
+
+class KerasOnnxTorch(_KerasOnnx):
+    name = "keras-onnx-torch"
+    conversion = Conversion("keras", "keras export (torch backend: torch.onnx)", "onnxruntime")
+    source_class = KerasTorch
