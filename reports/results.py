@@ -129,13 +129,16 @@ def load(paths) -> ResultSet:
     return results
 
 
-def _place(run: Run) -> tuple:
-    """Where a run's column and row go: a framework's paths side by side, and after them the round trips
-    that start from that framework (each converter's adapters together), then by adapter."""
-    conversion = run.envelope.get("conversion")
+def place(adapter: str, framework: str, conversion: dict | None) -> tuple:
+    """Where an adapter's column and row go, in the report and on the site: a framework's paths side by side,
+    and after them the round trips that start from that framework (each converter's adapters together)."""
     if conversion:
-        return (conversion["source"], 1, run.envelope["framework"], run.adapter)
-    return (run.envelope["framework"], 0, "", run.adapter)
+        return (conversion["source"], 1, framework, adapter)
+    return (framework, 0, "", adapter)
+
+
+def _place(run: Run) -> tuple:
+    return place(run.adapter, run.envelope.get("framework", run.adapter), run.envelope.get("conversion"))
 
 
 # What the shards of one run must share besides adapter and versions. The suite commit is among them:

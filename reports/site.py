@@ -28,7 +28,7 @@ from conformance.errors import UserError, document_schema, read_document
 from conformance.records import GROUP_OF, OUTCOMES, SAFE_NAME
 from reports import features
 from reports.html import environment
-from reports.results import load, scope_text
+from reports.results import load, place, scope_text
 
 FORMAT = "transposed-convolution-conformance-site-data"
 VERSION = 2  # 2: each run carries its raw outcomes and unavailability
@@ -42,6 +42,9 @@ def _set_from_results(path: Path, warnings: list) -> dict:
         runs.append(
             {
                 "adapter": run.adapter,
+                "framework": run.envelope.get("framework", run.adapter),
+                "round_trip": run.round_trip,
+                "conversion": run.envelope.get("conversion"),
                 "versions": run.versions,
                 "version_text": run.version_text,
                 "device": run.envelope.get("device"),
@@ -97,6 +100,15 @@ def schema() -> dict:
         "type": "object",
         "properties": {
             "adapter": {"type": "string", "pattern": SAFE_NAME},
+            "framework": {"type": "string", "description": "the adapter's framework (older site data: absent)"},
+            "round_trip": {"type": "string", "description": "a round trip's source → converter → target, else empty"},
+            "conversion": {
+                "type": ["object", "null"],
+                "description": "a round trip's source, converter and target (null: none)",
+                "properties": {key: {"type": "string"} for key in ("source", "converter", "target")},
+                "required": ["source", "converter", "target"],
+                "additionalProperties": False,
+            },
             "versions": {"type": "object", "additionalProperties": {"type": "string"}},
             "version_text": {"type": "string"},
             "device": text_or_null,
@@ -279,7 +291,12 @@ def versions_by_adapter(data: dict) -> dict[str, list[dict]]:
     adapters = defaultdict(list)
     for (adapter, _, _), run in sorted(latest.items()):
         adapters[adapter].append(run)
-    return dict(sorted(adapters.items()))
+    # A framework's paths side by side, its round trips after them: the report's order.
+    return dict(sorted(adapters.items(), key=lambda item: _site_place(item[1][-1])))
+
+
+def _site_place(run: dict) -> tuple:
+    return place(run["adapter"], run.get("framework", run["adapter"]), run.get("conversion"))
 
 
 def columns(adapters: dict[str, list[dict]]) -> list[dict]:

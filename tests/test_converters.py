@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import adapters
@@ -194,3 +195,100 @@ def test_torch_onnx_round_trips_match_the_reference_and_record_the_exported_node
     assert node["group"] == case.groups and node["strides"] == list(case.stride)
     assert node["pads"] == [begin for begin, _ in case.padding] + [end for _, end in case.padding]
     assert node.get("output_padding", [0] * case.rank) == list(case.output_padding)
+
+
+ONNX_CASES = [
+    Case(input_size=(5, 4), kernel=(3, 2), stride=(2, 1), padding=1, output_padding=(1, 0), **GROUPED),
+    Case(input_size=(6,), kernel=4, stride=3, padding=((2, 1),), **GROUPED),  # asymmetric
+    Case.from_id("1d-n1-ci2-co3-i1-g1-k2-s3-p1.0-op0-d1-b-f32-monnx_valid_o1"),  # output_shape 1 of a full 2
+]
+
+
+@pytest.mark.parametrize("name", ["onnx2torch-opset11"])
+def test_onnx2torch_computes_symmetric_pads_and_records_the_module_it_made(name):
+    case = ONNX_CASES[0]
+    result, converted = _round_trip(name, case)
+    assert result.outcome == "pass", result.metrics
+    assert converted["ConvTranspose2d"] == {
+        "padding": [1, 1], "output_padding": [1, 0], "stride": [2, 1], "dilation": [1, 1], "groups": 2,
+        "weight_dtype": "torch.float32",
+    }  # fmt: skip
+
+
+def test_onnx2torch_ignores_output_shape_and_the_record_shows_it():
+    case = ONNX_CASES[2]  # VALID with output_shape 1, where the full output is 2 long
+    assert case.output_shape[-1] == 1 and case.geometry.full_size[-1] == 2
+    result, converted = _round_trip("onnx2torch-opset11", case)
+    assert result.outcome == "shape_mismatch" and result.metrics["actual_shape"][-1] == 2
+    assert converted["ConvTranspose1d"]["padding"] == [0]
+
+
+@pytest.mark.parametrize("name", ["tf2onnx-tf-nn", "tf2onnx-keras", "keras-onnx-tensorflow"])
+def test_tf2onnx_round_trips_compute_a_valid_case_and_record_the_node(name):
+    pytest.importorskip("tf2onnx", reason="tf2onnx is not installed here (tox -e tf2onnx runs this)")
+    case = Case(input_size=(5, 4), kernel=(3, 2), stride=(2, 1), bias=True, batch=2, in_channels=3, out_channels=2,
+                dtype="float32")  # fmt: skip
+    result, converted = _round_trip(name, case)
+    assert result.outcome == "pass", result.metrics
+    (node,) = converted["ConvTranspose"]
+    assert node["strides"] == [2, 1] and node["kernel_shape"] == [3, 2]
+
+
+@pytest.mark.parametrize("name", ["keras-onnx-jax", "keras-onnx-torch"])
+def test_keras_onnx_exports_on_jax_and_torch_compute_a_valid_case(name):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed here (tox -e keras-onnx-* runs this)")
+    backend = name.rsplit("-", 1)[1]
+    if adapters.availability(load(name)):
+        pytest.skip(f"Keras's {backend} backend or its exporter is not installed here")
+    case = Case(input_size=(5, 3), kernel=3, stride=2, output_padding=(1, 0), bias=True, dtype="float32")
+    result, converted = _round_trip(name, case)
+    assert result.outcome == "pass", result.metrics
+    assert converted["ops"]
+
+
+def test_tflite_round_trips_compute_in_float32_and_keep_float32_io_for_float16_weights():
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed here (tox -e litert runs this)")
+    case = Case(input_size=(5, 4), kernel=(3, 2), stride=(2, 1), bias=True, batch=2, in_channels=3, out_channels=2,
+                dtype="float32")  # fmt: skip
+    result, converted = _round_trip("tflite-keras", case)
+    assert result.outcome == "pass", result.metrics
+    assert "TRANSPOSE_CONV" in converted["ops"] and converted["output_dtype"] == "float32"
+    half = Case(input_size=(5, 4), kernel=(3, 2), stride=(2, 1), bias=True, batch=2, in_channels=3, out_channels=2,
+                dtype="float16")  # fmt: skip
+    adapter = load("tflite-keras-float16")
+    answer = adapter.run(half, *make_inputs(half))
+    assert answer.output.dtype == np.float32 and "DEQUANTIZE" in answer.converted["ops"]
+
+
+@pytest.mark.parametrize("name", ["onnx2tf-saved-model", "onnx2tf-tflite"])
+def test_onnx2tf_round_trips_compute_a_three_channel_image_case_offline(name, monkeypatch):
+    pytest.importorskip("onnx2tf", reason="onnx2tf is not installed here (tox -e onnx2tf runs this)")
+    import requests
+
+    from adapters.converters import onnx2tf_convert
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"onnx2tf reached for the network: {args}")
+
+    monkeypatch.setattr(requests, "get", no_network)
+    monkeypatch.setattr(onnx2tf_convert, "CACHE", str(Path(pytest.importorskip("tempfile").mkdtemp())))
+    # A 4-D input of 3 channels and batch <= 20: where onnx2tf wants its sample images.
+    case = Case(input_size=(4, 5), kernel=3, stride=2, bias=True, batch=2, in_channels=3, out_channels=2,
+                dtype="float32")  # fmt: skip
+    result, converted = _round_trip(name, case)
+    assert result.outcome == "pass", result.metrics
+    assert converted
+
+
+def test_the_site_orders_its_columns_as_the_report_does():
+    from reports.site import versions_by_adapter
+
+    def run(adapter, framework, source=None):
+        conversion = {"source": source, "converter": "c", "target": "t"} if source else None
+        return {"adapter": adapter, "framework": framework, "conversion": conversion, "profile": "smoke",
+                "version_text": "v"}  # fmt: skip
+
+    data = {"sets": [{"name": "s", "runs": [run("torch-onnx-dynamo", "torch-onnx", "torch"), run("onnx2tf-tflite",
+            "onnx2tf", "onnx"), run("torch", "torch"), run("onnxruntime", "onnxruntime"), {"adapter": "old-run",
+            "profile": "smoke", "version_text": "v"}]}]}  # fmt: skip
+    assert list(versions_by_adapter(data)) == ["old-run", "onnx2tf-tflite", "onnxruntime", "torch", "torch-onnx-dynamo"]

@@ -22,6 +22,8 @@ from conformance.case import Case
 _DOCS = "https://keras.io/api/models/model_saving_apis/export/"
 # The package Keras exports with, per backend (keras/src/export/onnx.py).
 EXPORTERS = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "onnxscript"}
+# The round trips whose converter Keras calls underneath, per backend: their known bugs are this one's too.
+UNDERNEATH = {"tensorflow": ("tf2onnx",), "jax": (), "torch": ("torch-onnx",)}
 
 
 class _KerasOnnx(RoundTrip):
@@ -33,7 +35,7 @@ class _KerasOnnx(RoundTrip):
         self.modes = self.source.modes
         self.capabilities = self.source.capabilities.but(source=f"{self.source.capabilities.source}; {_DOCS}",
                                                          rejects={})  # fmt: skip
-        self.inherits = (self.source.name, "onnxruntime")
+        self.inherits = (self.source.name, *UNDERNEATH[self.backend], "onnxruntime")
 
     @property
     def backend(self) -> str:
