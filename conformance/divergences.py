@@ -98,6 +98,8 @@ DERIVED = {
         o < (n - 1) * s + 1 for o, n, s in zip(c.geometry.output_size, c.input_size, c.stride)
     ),
     "last_output_size_equals_out_channels": lambda c: c.output_shape[-1] == c.out_channels,
+    # The output is shorter than the input on some axis (a crop longer than stride and kernel add).
+    "output_below_input": lambda c: any(o < n for o, n in zip(c.geometry.output_size, c.input_size)),
     # Whether a framework without explicit pads has a setting that means the case's pads.
     "keras_expressible": lambda c: modes.keras_equivalent(c) is not None,
     "tf_string_expressible": lambda c: modes.tf_string_equivalent(c) is not None,

@@ -292,3 +292,34 @@ def test_the_site_orders_its_columns_as_the_report_does():
             "onnx2tf", "onnx"), run("torch", "torch"), run("onnxruntime", "onnxruntime"), {"adapter": "old-run",
             "profile": "smoke", "version_text": "v"}]}]}  # fmt: skip
     assert list(versions_by_adapter(data)) == ["old-run", "onnx2tf-tflite", "onnxruntime", "torch", "torch-onnx-dynamo"]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """A constraints file's pins, following its ``-c`` lines; names normalized as pip does."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-c"):
+            pins.update(_pins(path.parent / line[2:].strip()))
+        elif "==" in line:
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_the_readme_lists_every_converter_adapter_with_the_versions_its_env_pins():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| adapter | source → converter → target | tox env | converter and runtime versions |")[1]
+    rows = [line for line in table.split("\n\n")[0].splitlines()[2:]]
+    listed = {}
+    for row in rows:
+        names, _, env, versions = (cell.strip() for cell in row.strip("|").split("|"))
+        for name in names.replace("`", "").split(", "):
+            listed[name] = (env.strip("`"), versions)
+    converters = {name for name, path in adapters.BUILTIN.items() if path.startswith("adapters.converters.")}
+    assert set(listed) == converters
+    for name, (env, versions) in listed.items():
+        pins = _pins(ROOT / f"constraints-{env}.txt")
+        for package_version in versions.split(", "):
+            package, version = package_version.rsplit(" ", 1)
+            assert pins.get(package.lower().replace("_", "-")) == version, (name, env, package_version)
