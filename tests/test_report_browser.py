@@ -101,7 +101,10 @@ def test_new_outcomes_details_in_chromium(tmp_path):
         assert "(violates negative_pad)" in text and f"returned an output of shape ({shape})" in text
         assert "reading the arguments as: padding read as zero" in text and "NOT explained" in text
         text = _detail_of(driver, cases[2])
-        assert f"alpha on {cases[2].id}\npass (refused, as it must)\n" in text and "Refused at construction." in text
+        assert (
+            f"alpha on {cases[2].id}\npass (refused, as it must)\n" in text
+            and "Refused at construction: building the layer, model or session." in text
+        )
         assert "alpha refuses <negative_pad>" in text
         assert "not the framework's fault" in _detail_of(driver, cases[3])
         assert "Divergence made-up-xfail" in _detail_of(driver, cases[4])
