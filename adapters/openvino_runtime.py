@@ -40,7 +40,7 @@ from adapters.onnx_runtimes import CAPABILITIES as ONNX_CAPABILITIES  # noqa: E4
 from adapters.onnx_runtimes import IR_VERSION, OPSET, _model_lines, build_model  # noqa: E402
 from adapters.pytorch import CAPABILITIES as TORCH_CAPABILITIES  # noqa: E402
 from adapters.pytorch import symmetric_padding  # noqa: E402
-from adapters.snippets import input_lines  # noqa: E402
+from adapters.snippets import input_lines, torch_from_numpy  # noqa: E402
 from conformance import modes  # noqa: E402
 from conformance.case import Case  # noqa: E402
 
@@ -291,11 +291,7 @@ class OpenVinoTorch(_OpenVino):
         reason = why_not(self, case)
         if reason:
             return f"# not expressible: {reason}"
-        to_tensor = (
-            "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
-            if case.dtype == "bfloat16"
-            else "torch.from_numpy"
-        )
+        to_tensor = torch_from_numpy(case)
         return "\n".join(
             _TELEMETRY_LINES
             + input_lines(case)

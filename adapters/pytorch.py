@@ -12,7 +12,7 @@ import numpy as np
 
 from adapters import stage
 from adapters.capabilities import Capabilities, require, why_not
-from adapters.snippets import input_lines
+from adapters.snippets import input_lines, torch_from_numpy
 from conformance import modes
 from conformance.case import Case
 
@@ -123,11 +123,7 @@ class TorchCPU:
         if reason:
             return f"# not expressible: {reason}"
         padding = symmetric_padding(case)
-        to_tensor = (
-            "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
-            if case.dtype == "bfloat16"
-            else "torch.from_numpy"
-        )
+        to_tensor = torch_from_numpy(case)
         lines = input_lines(case) + [
             "import torch",
             f"t = {to_tensor}",
@@ -279,11 +275,7 @@ class TorchModule(TorchCPU):
         reason = why_not(self, case)
         if reason:
             return f"# not expressible: {reason}"
-        to_tensor = (
-            "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
-            if case.dtype == "bfloat16"
-            else "torch.from_numpy"
-        )
+        to_tensor = torch_from_numpy(case)
         lines = input_lines(case) + ["import torch", f"t = {to_tensor}", *self._call_lines(case)]
         if case.direction == "backward":
             params = "[xt, m.weight" + (", m.bias]" if case.bias else "]")

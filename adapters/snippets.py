@@ -9,6 +9,13 @@ from __future__ import annotations
 from conformance.case import Case
 
 
+def torch_from_numpy(case: Case) -> str:
+    """A snippet's expression taking a NumPy array to a torch tensor (bfloat16 by its bits: NumPy has none)."""
+    if case.dtype == "bfloat16":
+        return "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
+    return "torch.from_numpy"
+
+
 def input_lines(case: Case) -> list[str]:
     in_per_group_taps = case.in_channels // case.groups
     for k in case.kernel:

@@ -323,3 +323,29 @@ def test_the_readme_lists_every_converter_adapter_with_the_versions_its_env_pins
         for package_version in versions.split(", "):
             package, version = package_version.rsplit(" ", 1)
             assert pins.get(package.lower().replace("_", "-")) == version, (name, env, package_version)
+
+
+REPRO_CASES = {
+    "float32": "2d-n1-ci2-co3-i4x4-g1-k3x3-s2x2-p0.0x0.0-op0x0-d1x1-b-f32",
+    "float16": "2d-n1-ci2-co3-i4x4-g1-k3x3-s2x2-p0.0x0.0-op0x0-d1x1-b-f16",
+}
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name, path in adapters.BUILTIN.items() if path.startswith("adapters.converters."))
+)
+def test_round_trip_repros_reproduce_the_adapters_output(name, tmp_path):
+    adapter = load(name)
+    if adapters.availability(adapter):
+        pytest.skip(f"{name}: {adapters.availability(adapter)}")
+    dtype = adapter.capabilities.dtypes[0] if "float32" not in adapter.capabilities.dtypes else "float32"
+    case = Case.from_id(REPRO_CASES[dtype])
+    script = adapter.repro(case) + "\nimport numpy\nnumpy.save('y.npy', numpy.asarray(y, dtype=numpy.float64))\n"
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    try:
+        answer = adapter.run(case, *make_inputs(case))
+    except Exception as refusal:  # a refusal is reproduced as the same error
+        assert done.returncode != 0 and type(refusal).__name__ in done.stderr, done.stderr[-2000:]
+        return
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert np.array_equal(np.load(tmp_path / "y.npy"), np.asarray(answer.output, dtype=np.float64))

@@ -73,6 +73,29 @@ class RoundTrip:
         return Converted(output, node)
 
 
+class ToOnnxRuntime(RoundTrip):
+    """A round trip whose converter writes an ONNX model, run by onnxruntime's CPU provider; its one input is x,
+    channels-last where the source framework's is (``channels_last_io``)."""
+
+    channels_last_io = False
+
+    def converted_node(self, converted) -> dict:
+        return onnx_node(converted)
+
+    def load(self, case, converted):
+        from adapters.onnx_runtimes import open_session
+
+        return open_session(converted.SerializeToString())
+
+    def call(self, case, runnable, x):
+        from adapters.layouts import channels_first, channels_last
+        from adapters.onnx_runtimes import run_session
+
+        if not self.channels_last_io:
+            return run_session(runnable, {runnable.get_inputs()[0].name: x})
+        return channels_first(run_session(runnable, {runnable.get_inputs()[0].name: channels_last(x)}))
+
+
 @contextlib.contextmanager
 def quiet():
     """Converters print progress to stdout and stderr at file-descriptor level (some from C++); a worker's

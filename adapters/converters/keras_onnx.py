@@ -13,10 +13,8 @@ import os
 
 from adapters import Conversion
 from adapters.capabilities import why_not
-from adapters.converters import RoundTrip, onnx_node
+from adapters.converters import ToOnnxRuntime
 from adapters.keras_layers import KerasJax, KerasTensorflow, KerasTorch
-from adapters.layouts import channels_first, channels_last
-from adapters.onnx_runtimes import open_session, run_session
 from conformance.case import Case
 
 _DOCS = "https://keras.io/api/models/model_saving_apis/export/"
@@ -26,8 +24,9 @@ EXPORTERS = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "onnxscript"}
 UNDERNEATH = {"tensorflow": ("tf2onnx",), "jax": (), "torch": ("torch-onnx",)}
 
 
-class _KerasOnnx(RoundTrip):
+class _KerasOnnx(ToOnnxRuntime):
     framework = "keras-onnx"
+    channels_last_io = True
     source_class = None
 
     def __init__(self):
@@ -76,15 +75,6 @@ class _KerasOnnx(RoundTrip):
         path = os.path.join(workdir, "model.onnx")
         source.export(path, format="onnx", verbose=False)
         return onnx.load(path)
-
-    def converted_node(self, converted) -> dict:
-        return onnx_node(converted)
-
-    def load(self, case: Case, converted):
-        return open_session(converted.SerializeToString())
-
-    def call(self, case: Case, runnable, x):
-        return channels_first(run_session(runnable, {runnable.get_inputs()[0].name: channels_last(x)}))
 
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)

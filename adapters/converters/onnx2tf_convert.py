@@ -122,6 +122,17 @@ class _Onnx2Tf(RoundTrip):
     def call(self, case: Case, runnable, x):
         return channels_first(np.asarray(runnable(channels_last(x))))
 
+    run_lines: tuple[str, ...] = ()
+
+    def repro(self, case: Case) -> str:
+        reason = why_not(self, case)
+        if reason:
+            return f"# not expressible: {reason}"
+        return "\n".join(
+            self._repro_lines(case)
+            + [*self.run_lines, "y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)", "print(y.shape, y)"]
+        )
+
     def _repro_lines(self, case: Case) -> list[str]:
         return (
             input_lines(case)
@@ -151,20 +162,12 @@ class Onnx2TfSavedModel(_Onnx2Tf):
         signature = tf.saved_model.load(converted).signatures["serving_default"]
         return lambda inputs: next(iter(signature(tf.constant(inputs)).values())).numpy()
 
-    def repro(self, case: Case) -> str:
-        reason = why_not(self, case)
-        if reason:
-            return f"# not expressible: {reason}"
-        return "\n".join(
-            self._repro_lines(case)
-            + [
-                "import tensorflow as tf",
-                "signature = tf.saved_model.load('out').signatures['serving_default']",
-                "y = next(iter(signature(tf.constant(inputs)).values())).numpy()",
-                "y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)",
-                "print(y.shape, y)",
-            ]
-        )
+    # The repro's lines from the converted folder 'out' and the channels-last ``inputs`` to ``y``.
+    run_lines = (
+        "import tensorflow as tf",
+        "signature = tf.saved_model.load('out').signatures['serving_default']",
+        "y = next(iter(signature(tf.constant(inputs)).values())).numpy()",
+    )
 
 
 class Onnx2TfTflite(_Onnx2Tf):
@@ -185,20 +188,11 @@ class Onnx2TfTflite(_Onnx2Tf):
         runner = interpreter(self._model(converted))
         return lambda inputs: invoke(runner, inputs)
 
-    def repro(self, case: Case) -> str:
-        reason = why_not(self, case)
-        if reason:
-            return f"# not expressible: {reason}"
-        return "\n".join(
-            self._repro_lines(case)
-            + [
-                "from ai_edge_litert.interpreter import Interpreter",
-                "runner = Interpreter(model_path='out/model_float32.tflite')",
-                "runner.allocate_tensors()",
-                "runner.set_tensor(runner.get_input_details()[0]['index'], inputs)",
-                "runner.invoke()",
-                "y = runner.get_tensor(runner.get_output_details()[0]['index'])",
-                "y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)",
-                "print(y.shape, y)",
-            ]
-        )
+    run_lines = (
+        "from ai_edge_litert.interpreter import Interpreter",
+        "runner = Interpreter(model_path='out/model_float32.tflite')",
+        "runner.allocate_tensors()",
+        "runner.set_tensor(runner.get_input_details()[0]['index'], inputs)",
+        "runner.invoke()",
+        "y = runner.get_tensor(runner.get_output_details()[0]['index'])",
+    )

@@ -19,7 +19,7 @@ from adapters.converters import RoundTrip
 from adapters.onnx_runtimes import CAPABILITIES as ONNX_CAPABILITIES
 from adapters.onnx_runtimes import OLD_OPSET, OPSET, OnnxRuntimeOpset11, _model_lines, build_model
 from adapters.pytorch import TorchCPU
-from adapters.snippets import input_lines
+from adapters.snippets import input_lines, torch_from_numpy
 from conformance import modes
 from conformance.case import Case
 
@@ -128,17 +128,21 @@ class Onnx2Torch(RoundTrip):
         reason = why_not(self, case)
         if reason:
             return f"# not expressible: {reason}"
-        to_tensor = (
-            "lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
-            if case.dtype == "bfloat16"
-            else "torch.from_numpy"
-        )
+        to_tensor = torch_from_numpy(case)
         return "\n".join(
             input_lines(case)
             + _model_lines(case, constant_weights=True, opset=self.opset)
             + [
                 "import torch",
-                "import onnx2torch  # beside torchvision's CUDA build: adapters/converters/onnx2torch_import.py",
+                "try:",
+                "    import onnx2torch",
+                "except RuntimeError:  # torchvision's CUDA build beside a CPU torch: declare the ops it needs first",
+                "    import sys",
+                "    for name in [n for n in sys.modules if n.split('.')[0] == 'torchvision']:",
+                "        del sys.modules[name]",
+                "    library = torch.library.Library('torchvision', 'DEF')",
+                *(f"    library.define({schema!r})" for schema in _TORCHVISION_SCHEMAS),
+                "    import onnx2torch",
                 "module = onnx2torch.convert(model).eval()",
                 "print(module)",
                 f"t = {to_tensor}",

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from adapters import Conversion
 from adapters.capabilities import why_not
-from adapters.converters import RoundTrip, onnx_node
+from adapters.converters import ToOnnxRuntime
 from adapters.keras_layers import KerasTensorflow
-from adapters.layouts import channels_first, channels_last, spatial_out_in
-from adapters.onnx_runtimes import open_session, run_session
+from adapters.layouts import channels_last, spatial_out_in
 from adapters.tensorflow_nn import TensorflowNN, TensorflowNNExplicitPads
 from conformance.case import Case
 
@@ -31,8 +30,9 @@ _RUN_LINES = [
 ]
 
 
-class _Tf2Onnx(RoundTrip):
+class _Tf2Onnx(ToOnnxRuntime):
     framework = "tf2onnx"
+    channels_last_io = True
     source = None  # the source framework's adapter
 
     def availability(self) -> str | None:
@@ -53,15 +53,6 @@ class _Tf2Onnx(RoundTrip):
 
     def precision(self) -> dict:
         return {"opset": "tf2onnx's default", "provider": "CPUExecutionProvider"}
-
-    def converted_node(self, converted) -> dict:
-        return onnx_node(converted)
-
-    def load(self, case: Case, converted):
-        return open_session(converted.SerializeToString())
-
-    def call(self, case: Case, runnable, x):
-        return channels_first(run_session(runnable, {runnable.get_inputs()[0].name: channels_last(x)}))
 
 
 class Tf2OnnxTfNN(_Tf2Onnx):

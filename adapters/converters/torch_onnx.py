@@ -16,10 +16,9 @@ import io
 
 from adapters import Conversion
 from adapters.capabilities import why_not
-from adapters.converters import RoundTrip, onnx_node
-from adapters.onnx_runtimes import open_session, run_session
+from adapters.converters import ToOnnxRuntime
 from adapters.pytorch import MODULE_CAPABILITIES, TorchModule
-from adapters.snippets import input_lines
+from adapters.snippets import input_lines, torch_from_numpy
 from conformance import modes
 from conformance.case import Case
 
@@ -30,7 +29,7 @@ _EXPORT_DOCS = "https://docs.pytorch.org/docs/stable/onnx_export.html"
 CAPABILITIES = MODULE_CAPABILITIES.but(source=f"{MODULE_CAPABILITIES.source}; {_EXPORT_DOCS}", rejects={})
 
 
-class TorchOnnx(RoundTrip):
+class TorchOnnx(ToOnnxRuntime):
     framework = "torch-onnx"
     modes = (modes.EXPLICIT, "torch")
     capabilities = CAPABILITIES
@@ -87,25 +86,12 @@ class TorchOnnx(RoundTrip):
 
         return onnx.load_from_string(buffer.getvalue())
 
-    def converted_node(self, converted) -> dict:
-        return onnx_node(converted)
-
-    def load(self, case: Case, converted):
-        return open_session(converted.SerializeToString())
-
-    def call(self, case: Case, runnable, x):
-        return run_session(runnable, {runnable.get_inputs()[0].name: x})
-
     def repro(self, case: Case) -> str:
         reason = why_not(self, case)
         if reason:
             return f"# not expressible: {reason}"
         lines = input_lines(case) + ["import io", "import onnx", "import onnxruntime", "import torch"]
-        lines.append(
-            "t = lambda a: torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)"
-            if case.dtype == "bfloat16"
-            else "t = torch.from_numpy"
-        )
+        lines.append(f"t = {torch_from_numpy(case)}")
         module_lines = self._torch._call_lines(case)[:-2]  # the module and its weights, without the call
         lines += module_lines
         if case.mode == "torch_output_size":
