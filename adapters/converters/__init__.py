@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 
 from adapters import Converted, stage
@@ -100,6 +101,9 @@ class ToOnnxRuntime(RoundTrip):
 def quiet():
     """Converters print progress to stdout and stderr at file-descriptor level (some from C++); a worker's
     output is noise in a run, and what matters comes back as an exception or a warning."""
+    # Python's own buffers are flushed on each side, so that what was written inside goes where it was
+    # written to, and nothing of it after the descriptors are back.
+    _flush()
     saved = [os.dup(1), os.dup(2)]
     with open(os.devnull, "w") as devnull:
         os.dup2(devnull.fileno(), 1)
@@ -107,10 +111,17 @@ def quiet():
         try:
             yield
         finally:
+            _flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for descriptor in saved:
                 os.close(descriptor)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def onnx_node(model) -> dict:
