@@ -479,8 +479,8 @@ def _progress_bars(options: Options, runs: dict[str, AdapterRun], left: dict[str
 
 
 def register_problems(runs: dict[str, AdapterRun], chosen: dict, narrowed: bool) -> list[str]:
-    """A complete run must meet every register entry it can reach (a round trip's entries of its target
-    runtime excepted); a narrowed one (dtype, -k, shard) need not."""
+    """A complete run must meet every register entry it can reach (but those a round trip inherits from its
+    source and target); a narrowed one (dtype, -k, shard) need not."""
     if narrowed:
         return []
     return [
