@@ -275,7 +275,10 @@ def test_sigterm_and_ctrl_c_end_a_run_with_its_end_lines(tmp_path, signal_name):
     path = tmp_path / "vendor-slow.jsonl"
     command = [sys.executable, "-m", "conformance", "run", "--adapter", "tests.plugin_adapters:SlowCorrect",
                "--profile", "default", "--results", str(tmp_path), "--no-progress"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal sends it, whatever this test runs under: a background job inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler in the child.
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while not (path.exists() and path.read_text().count("\n") >= 5) and time.monotonic() < deadline:
