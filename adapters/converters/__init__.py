@@ -96,6 +96,19 @@ class ToOnnxRuntime(RoundTrip):
             return run_session(runnable, {runnable.get_inputs()[0].name: x})
         return channels_first(run_session(runnable, {runnable.get_inputs()[0].name: channels_last(x)}))
 
+    def run_lines(self) -> list[str]:
+        """The repro's lines from the converted ``model`` and the canonical ``x`` to ``y``, as ``call`` runs it."""
+        feed = "np.ascontiguousarray(np.moveaxis(x, 1, -1))" if self.channels_last_io else "x"
+        lines = [
+            "import onnxruntime",
+            "print([(n.op_type, n.attribute) for n in model.graph.node if n.op_type == 'ConvTranspose'])",
+            "session = onnxruntime.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])",
+            f"y = session.run(None, {{session.get_inputs()[0].name: {feed}}})[0]",
+        ]
+        if self.channels_last_io:
+            lines.append("y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)")
+        return lines + ["print(y.shape, y)"]
+
 
 @contextlib.contextmanager
 def quiet():

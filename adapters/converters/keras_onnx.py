@@ -84,16 +84,11 @@ class _KerasOnnx(ToOnnxRuntime):
             self.source.model_lines(case)
             + [
                 "import onnx",
-                "import onnxruntime",
                 "model(inputs)  # Keras exports only a model that has been called",
                 "model.export('model.onnx', format='onnx', verbose=False)",
                 "model = onnx.load('model.onnx')",
-                "print([(n.op_type, n.attribute) for n in model.graph.node if n.op_type == 'ConvTranspose'])",
-                "session = onnxruntime.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])",
-                "y = session.run(None, {session.get_inputs()[0].name: inputs})[0]",
-                "y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)",
-                "print(y.shape, y)",
             ]
+            + self.run_lines()
         )
 
 

@@ -20,14 +20,6 @@ from adapters.tensorflow_nn import TensorflowNN, TensorflowNNExplicitPads
 from conformance.case import Case
 
 _DOCS = "https://github.com/onnx/tensorflow-onnx"
-_RUN_LINES = [
-    "import onnxruntime",
-    "print([(n.op_type, n.attribute) for n in model.graph.node if n.op_type == 'ConvTranspose'])",
-    "session = onnxruntime.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])",
-    "y = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(np.moveaxis(x, 1, -1))})[0]",
-    "y = np.moveaxis(y, -1, 1)  # back to (N, C_out, *spatial)",
-    "print(y.shape, y)",
-]
 
 
 class _Tf2Onnx(ToOnnxRuntime):
@@ -105,7 +97,7 @@ class Tf2OnnxTfNN(_Tf2Onnx):
                 "function = tf.function(conv_transpose, input_signature=[spec])",
                 "model, _ = tf2onnx.convert.from_function(function, input_signature=[spec])",
             ]
-            + _RUN_LINES
+            + self.run_lines()
         )
 
 
@@ -157,5 +149,5 @@ class Tf2OnnxKeras(_Tf2Onnx):
                 f"spec = (tf.TensorSpec({list(channels_last_shape(case))}, {case.dtype!r}, name='x'),)",
                 "model, _ = tf2onnx.convert.from_keras(model, input_signature=spec)",
             ]
-            + _RUN_LINES
+            + self.run_lines()
         )

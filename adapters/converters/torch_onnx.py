@@ -90,7 +90,7 @@ class TorchOnnx(ToOnnxRuntime):
         reason = why_not(self, case)
         if reason:
             return f"# not expressible: {reason}"
-        lines = input_lines(case) + ["import io", "import onnx", "import onnxruntime", "import torch"]
+        lines = input_lines(case) + ["import io", "import onnx", "import torch"]
         lines.append(f"t = {torch_from_numpy(case)}")
         module_lines = self._torch._call_lines(case)[:-2]  # the module and its weights, without the call
         lines += module_lines
@@ -112,15 +112,7 @@ class TorchOnnx(ToOnnxRuntime):
                 "torch.onnx.export(m.eval(), (t(x),), buffer, dynamo=False)",
                 "model = onnx.load_from_string(buffer.getvalue())",
             ]
-        return "\n".join(
-            lines
-            + [
-                "print([(n.op_type, n.attribute) for n in model.graph.node if n.op_type == 'ConvTranspose'])",
-                "session = onnxruntime.InferenceSession(model.SerializeToString(), providers=['CPUExecutionProvider'])",
-                "y = session.run(None, {session.get_inputs()[0].name: x})[0]",
-                "print(y.shape, y)",
-            ]
-        )
+        return "\n".join(lines + self.run_lines())
 
 
 def with_output_size(module, output_size):
